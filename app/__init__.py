@@ -1,0 +1,1 @@
+"""Throughcare: consent-governed interagency data sharing for care after prison."""

@@ -1,0 +1,148 @@
+"""Who is calling: the Caller built from a verified token, and the scope guard."""
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlowPassword, OAuthFlows
+from fastapi.security import OAuth2, SecurityScopes
+
+from app.auth.scopes import ALL_SCOPES, ROLE_SCOPES, Scope, parse_scope
+from app.auth.tokens import CLIENT_TOKEN, USER_TOKEN, InvalidToken, verify_token
+from app.core.errors import Forbidden, Unauthorized, Unprocessable
+from app.models.organisation import OrgKind, Role
+from app.sharing.categories import Purpose
+
+TOKEN_URL = "/api/v1/auth/token"
+_SCOPE_DOCS = {s.value: s.name.replace("_", " ") for s in Scope}
+
+oauth2 = OAuth2(
+    flows=OAuthFlows(
+        clientCredentials=OAuthFlowClientCredentials(tokenUrl=TOKEN_URL, scopes=_SCOPE_DOCS),
+        password=OAuthFlowPassword(tokenUrl=TOKEN_URL, scopes=_SCOPE_DOCS),
+    ),
+    scheme_name="oauth2",
+    auto_error=False,
+)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated caller of one request."""
+
+    subject: str
+    token_type: str
+    org_id: uuid.UUID
+    org_kind: OrgKind
+    role: str
+    scopes: frozenset[str]
+    token_id: str
+    purpose: Purpose = Purpose.direct_care
+    request_id: str = ""
+    user_id: uuid.UUID | None = None
+    participant_id: uuid.UUID | None = None
+    client_id: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_participant(self) -> bool:
+        return self.role == Role.participant
+
+    def has(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+def caller_from_claims(claims: dict[str, object], purpose: Purpose, request_id: str) -> Caller:
+    """A Caller from verified claims; raises InvalidToken when they do not fit."""
+    try:
+        org_id = uuid.UUID(str(claims["org"]))
+        org_kind = OrgKind(str(claims["org_kind"]))
+    except (KeyError, ValueError) as exc:
+        raise InvalidToken("bad organisation claims") from exc
+    role = str(claims["role"])
+    scopes = frozenset(parse_scope(str(claims.get("scope", "")))) & ALL_SCOPES
+    subject = str(claims["sub"])
+    token_type = str(claims["typ"])
+    user_id = participant_id = None
+    client_id = None
+    if token_type == USER_TOKEN:
+        # A user token never carries more than the role allows, whatever it says.
+        scopes &= ROLE_SCOPES[Role(role)]
+        user_id = uuid.UUID(subject.removeprefix("user:"))
+        if role == Role.participant:
+            participant_id = uuid.UUID(str(claims["ptp"]))
+    elif token_type == CLIENT_TOKEN:
+        client_id = subject.removeprefix("client:")
+    else:
+        if role not in {Role.practitioner, Role.supervisor, Role.org_admin}:
+            raise InvalidToken("external role not accepted")
+        scopes &= ROLE_SCOPES[Role(role)]
+    return Caller(
+        subject=subject,
+        token_type=token_type,
+        org_id=org_id,
+        org_kind=org_kind,
+        role=role,
+        scopes=scopes,
+        token_id=str(claims.get("jti", "")),
+        purpose=purpose,
+        request_id=request_id,
+        user_id=user_id,
+        participant_id=participant_id,
+        client_id=client_id,
+    )
+
+
+def _purpose(value: str | None) -> Purpose:
+    if value is None:
+        return Purpose.direct_care
+    try:
+        return Purpose(value)
+    except ValueError:
+        raise Unprocessable(
+            f"X-Purpose must be one of: {', '.join(p.value for p in Purpose)}."
+        ) from None
+
+
+async def get_caller(
+    security_scopes: SecurityScopes,
+    request: Request,
+    token: Annotated[str | None, Depends(oauth2)],
+    x_purpose: Annotated[
+        str | None, Header(description="Purpose of use; default direct_care.")
+    ] = None,
+) -> Caller:
+    """The verified caller, holding every scope the operation requires."""
+    if not token or not token.lower().startswith("bearer "):
+        raise Unauthorized()
+    raw = token[7:].strip()
+    try:
+        claims = verify_token(raw)
+        caller = caller_from_claims(
+            claims, _purpose(x_purpose), getattr(request.state, "request_id", "")
+        )
+    except InvalidToken:
+        raise Unauthorized("The bearer token is not valid.") from None
+    if caller.token_type == "external":
+        caller = await _bind_external_org(caller)
+    missing = [s for s in security_scopes.scopes if s not in caller.scopes]
+    if missing:
+        raise Forbidden(f"The token lacks the scope(s): {' '.join(missing)}.")
+    return caller
+
+
+async def _bind_external_org(caller: Caller) -> Caller:
+    """An external token's organisation must exist here; its kind is taken from our record."""
+    from dataclasses import replace
+
+    from sqlmodel import Session
+
+    from app.core.db import get_engine
+    from app.models.organisation import Organisation
+
+    with Session(get_engine()) as session:
+        org = session.get(Organisation, caller.org_id)
+    if org is None or not org.active:
+        raise Unauthorized("The token's organisation is not known here.")
+    return replace(caller, org_kind=org.kind)

@@ -1,0 +1,281 @@
+"""The `throughcare` command: serve, migrate, seed the demo, manage accounts, mint tokens."""
+
+import json
+import sys
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from sqlmodel import Session, select
+
+from app.core.errors import AppError
+from app.core.settings import get_settings
+
+cli = typer.Typer(
+    help="Throughcare: consent-governed interagency data sharing.", no_args_is_help=True
+)
+audit_cli = typer.Typer(help="The disclosure log's hash chain.", no_args_is_help=True)
+cli.add_typer(audit_cli, name="audit")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+def _emit(as_json: bool, payload: dict[str, Any], text: str) -> None:
+    if as_json:
+        typer.echo(json.dumps(payload, default=str))
+    else:
+        typer.echo(text)
+
+
+def _fail(as_json: bool, message: str, code: int = 1) -> None:
+    if as_json:
+        typer.echo(json.dumps({"error": message}))
+    else:
+        typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _session() -> Session:
+    from app.core.db import get_engine
+
+    return Session(get_engine(), expire_on_commit=False)
+
+
+def run_migrations(url: str | None = None) -> None:
+    """Upgrade the database to the newest schema."""
+    from alembic import command
+    from alembic.config import Config
+
+    root = Path(__file__).resolve().parent.parent
+    config = Config(str(root / "alembic.ini"))
+    config.set_main_option("script_location", str(root / "migrations"))
+    config.attributes["database_url"] = url or get_settings().database_url
+    config.attributes["configure_logging"] = False
+    command.upgrade(config, "head")
+
+
+@cli.command()
+def migrate(as_json: JsonOpt = False) -> None:
+    """Upgrade the database schema to the newest migration."""
+    run_migrations()
+    _emit(as_json, {"migrated": True}, "database is at the newest schema")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[int, typer.Option(min=1)] = 1,
+) -> None:
+    """Serve the API with uvicorn."""
+    import uvicorn
+
+    uvicorn.run(
+        "app.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
+@cli.command("create-org")
+def create_org(
+    name: Annotated[str, typer.Option()],
+    kind: Annotated[str, typer.Option()],
+    as_json: JsonOpt = False,
+) -> None:
+    """Register an organisation."""
+    from app.models.organisation import OrganisationCreate
+    from app.services.accounts import create_organisation
+
+    try:
+        data = OrganisationCreate.model_validate({"name": name, "kind": kind})
+        with _session() as session:
+            org = create_organisation(session, data)
+            session.commit()
+    except (ValidationError, AppError) as exc:
+        _fail(as_json, _message(exc))
+        return
+    _emit(as_json, {"id": org.id, "name": org.name, "kind": org.kind}, f"organisation {org.id}")
+
+
+@cli.command("create-user")
+def create_user(
+    org: Annotated[uuid.UUID, typer.Option(help="Organisation id")],
+    username: Annotated[str, typer.Option()],
+    role: Annotated[str, typer.Option()],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    participant: Annotated[uuid.UUID | None, typer.Option(help="For role participant")] = None,
+    display_name: Annotated[str, typer.Option()] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a user account; the password is read from standard input."""
+    from app.models.organisation import UserCreate
+    from app.services.accounts import create_user as create
+
+    if not password_stdin:
+        _fail(as_json, "pass --password-stdin and the password on standard input")
+    password = sys.stdin.readline().rstrip("\n")
+    try:
+        data = UserCreate.model_validate(
+            {
+                "organisation_id": org,
+                "username": username,
+                "role": role,
+                "password": password,
+                "participant_id": participant,
+                "display_name": display_name,
+            }
+        )
+        with _session() as session:
+            user = create(session, data)
+            session.commit()
+    except (ValidationError, AppError) as exc:
+        _fail(as_json, _message(exc))
+        return
+    _emit(as_json, {"id": user.id, "username": user.username, "role": user.role}, f"user {user.id}")
+
+
+@cli.command("create-client")
+def create_client(
+    org: Annotated[uuid.UUID, typer.Option(help="Organisation id")],
+    name: Annotated[str, typer.Option()],
+    scopes: Annotated[str, typer.Option(help="Space-separated scopes")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Register a partner-system client and print its secret (shown once)."""
+    from app.models.organisation import ApiClientCreate
+    from app.services.accounts import create_client as create
+
+    try:
+        data = ApiClientCreate.model_validate(
+            {"organisation_id": org, "name": name, "scopes": scopes.split()}
+        )
+        with _session() as session:
+            client, secret = create(session, data)
+            session.commit()
+    except (ValidationError, AppError) as exc:
+        _fail(as_json, _message(exc))
+        return
+    _emit(
+        as_json,
+        {
+            "id": client.id,
+            "client_id": client.client_id,
+            "client_secret": secret,
+            "scopes": client.scopes,
+        },
+        f"client_id: {client.client_id}\nclient_secret: {secret}\n(the secret is not shown again)",
+    )
+
+
+@cli.command()
+def token(
+    client_id: Annotated[str | None, typer.Option()] = None,
+    username: Annotated[str | None, typer.Option()] = None,
+    scope: Annotated[str | None, typer.Option()] = None,
+    secret_stdin: Annotated[
+        bool, typer.Option("--secret-stdin", help="Read the client secret or password")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print an access token for a client or user (credentials on standard input)."""
+    from app.auth.issue import token_for_client, token_for_user
+    from app.services.accounts import authenticate_client, authenticate_user
+
+    if bool(client_id) == bool(username) or not secret_stdin:
+        _fail(as_json, "give --client-id or --username, and --secret-stdin")
+    secret = sys.stdin.readline().rstrip("\n")
+    with _session() as session:
+        try:
+            if client_id:
+                found_client = authenticate_client(session, client_id, secret)
+                if found_client is None:
+                    _fail(as_json, "invalid client credentials")
+                    return
+                issued = token_for_client(*found_client, requested=scope)
+            else:
+                found_user = authenticate_user(session, str(username), secret)
+                if found_user is None:
+                    _fail(as_json, "invalid username or password")
+                    return
+                issued = token_for_user(*found_user, requested=scope)
+        except AppError as exc:
+            _fail(as_json, _message(exc))
+            return
+    _emit(as_json, issued.model_dump(), issued.access_token)
+
+
+@cli.command("seed-demo")
+def seed_demo(
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Only into an empty database")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create the synthetic demo world and print its credentials."""
+    from app.demo import seed
+    from app.models.organisation import Organisation
+
+    with _session() as session:
+        if if_empty and session.exec(select(Organisation.id)).first() is not None:
+            _emit(as_json, {"seeded": False}, "database already has data; demo not seeded")
+            return
+        credentials = seed(session)
+        session.commit()
+    _emit(as_json, {"seeded": True, **credentials}, _credentials_text(credentials))
+
+
+def _credentials_text(credentials: dict[str, Any]) -> str:
+    lines = ["Demo world created (synthetic data).", "", "Users (password for all below):"]
+    lines.append(f"  password: {credentials['password']}")
+    for user in credentials["users"]:
+        lines.append(f"  {user['username']:<24} {user['role']:<14} {user['organisation']}")
+    lines += ["", "Partner-system clients:"]
+    for client in credentials["clients"]:
+        lines.append(
+            f"  {client['client_id']}  secret {client['client_secret']}  ({client['organisation']})"
+        )
+    lines += [
+        "",
+        "Get a token:",
+        "  curl -s -X POST http://127.0.0.1:8000/api/v1/auth/token \\",
+        f"    -d grant_type=password -d username={credentials['users'][0]['username']} "
+        f"-d password={credentials['password']}",
+    ]
+    return "\n".join(lines)
+
+
+@audit_cli.command("verify")
+def audit_verify(as_json: JsonOpt = False) -> None:
+    """Check the disclosure log's hash chain; report the first broken row."""
+    from app.sharing.audit import verify_chain
+
+    with _session() as session:
+        result = verify_chain(session)
+    if result.ok:
+        _emit(as_json, {"ok": True, "rows": result.rows}, f"chain intact ({result.rows} rows)")
+        return
+    payload = {
+        "ok": False,
+        "rows": result.rows,
+        "first_broken_seq": result.first_broken_seq,
+        "problem": result.problem,
+    }
+    _emit(as_json, payload, f"chain BROKEN at seq {result.first_broken_seq}: {result.problem}")
+    raise typer.Exit(1)
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+    return str(exc)
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    cli()

@@ -1,0 +1,112 @@
+"""Cursor pagination: opaque cursors over a stable (sort key, id) ordering."""
+
+import base64
+import json
+from collections.abc import Sequence
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel
+
+from app.core.errors import AppError
+from app.core.settings import get_settings
+
+T = TypeVar("T")
+
+
+class InvalidCursor(AppError):
+    status, title, slug = 400, "Invalid cursor", "invalid-cursor"
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list; `next_cursor` is null on the last page."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class PageParams(BaseModel):
+    limit: int
+    cursor: list[Any] | None
+
+
+def encode_cursor(values: list[Any]) -> str:
+    """An opaque cursor for the position after `values`."""
+    raw = json.dumps(values, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    """The position stored in a cursor; 400 when it is not one of ours."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidCursor("The cursor is not valid.") from None
+    if not isinstance(values, list) or not values:
+        raise InvalidCursor("The cursor is not valid.")
+    return values
+
+
+def page_params(
+    limit: Annotated[int | None, Query(ge=1, description="Page size (capped).")] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> PageParams:
+    """The page size (capped by settings) and decoded cursor of a list request."""
+    settings = get_settings()
+    size = min(limit or settings.default_page_size, settings.max_page_size)
+    return PageParams(limit=size, cursor=decode_cursor(cursor) if cursor else None)
+
+
+def _coerce(column: Any, value: Any) -> Any:
+    import uuid
+    from datetime import datetime
+
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:
+        python_type = type(value)
+    try:
+        if python_type is uuid.UUID:
+            return uuid.UUID(str(value))
+        if python_type is datetime:
+            return datetime.fromisoformat(str(value))
+        if python_type is int:
+            return int(value)
+        return python_type(value)
+    except (TypeError, ValueError):
+        raise InvalidCursor("The cursor is not valid.") from None
+
+
+def _after(keys: Sequence[Any], values: list[Any], descending: bool) -> Any:
+    from sqlalchemy import and_, or_
+
+    clauses = []
+    for i, key in enumerate(keys):
+        equal = [keys[j] == values[j] for j in range(i)]
+        beyond = key < values[i] if descending else key > values[i]
+        clauses.append(and_(*equal, beyond))
+    return or_(*clauses)
+
+
+def paginate(
+    session: Any,
+    stmt: Any,
+    keys: Sequence[Any],
+    params: PageParams,
+    *,
+    descending: bool = False,
+) -> tuple[list[Any], str | None]:
+    """One page of the single-entity `stmt`, in key order, and the cursor for the next."""
+    if params.cursor is not None:
+        if len(params.cursor) != len(keys):
+            raise InvalidCursor("The cursor is not valid.")
+        values = [_coerce(k, v) for k, v in zip(keys, params.cursor, strict=True)]
+        stmt = stmt.where(_after(keys, values, descending))
+    order = [k.desc() if descending else k.asc() for k in keys]
+    rows = list(session.exec(stmt.order_by(*order).limit(params.limit + 1)).all())
+    if len(rows) <= params.limit:
+        return rows, None
+    rows = rows[: params.limit]
+    last = rows[-1]
+    return rows, encode_cursor([getattr(last, k.key) for k in keys])

@@ -1,0 +1,42 @@
+"""Settings from the environment (prefix THROUGHCARE_)."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; every field can be set as THROUGHCARE_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="THROUGHCARE_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./var/throughcare.db"
+    issuer: str = "http://127.0.0.1:8000"
+    audience: str = "throughcare-api"
+    token_lifetime_seconds: int = Field(default=900, ge=60, le=86400)
+    signing_key_path: Path = Path("var/signing-key.pem")
+    token_leeway_seconds: int = Field(default=10, ge=0, le=30)
+    oidc_issuer: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_timeout_seconds: float = 3.0
+    oidc_jwks_cache_seconds: int = 300
+    cors_origins: list[str] = []
+    docs_enabled: bool = True
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_page_size: int = Field(default=100, ge=1, le=1000)
+    default_page_size: int = Field(default=25, ge=1, le=1000)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_seconds: int = Field(default=300, ge=1)
+    break_glass_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    break_glass_min_justification: int = Field(default=40, ge=10)
+    directory_stale_days: int = Field(default=90, ge=1)
+    log_level: str = "INFO"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (tests clear the cache to change them)."""
+    return Settings()

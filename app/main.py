@@ -1,0 +1,61 @@
+"""The application factory: routers, middleware and error handlers."""
+
+import logging
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app.core.errors import install_error_handlers
+from app.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.core.settings import Settings, get_settings
+from app.routers import admin, auth, health
+
+API_DESCRIPTION = """
+Interagency data sharing for continuity of mental-health care for people leaving prison.
+
+Every response about a participant is filtered by the caller's relationship with them,
+redacted by data category according to information-sharing protocols and the person's
+consent, and recorded in a hash-chained disclosure log. Errors are RFC 9457
+`application/problem+json`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the ASGI application."""
+    settings = settings or get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(message)s")
+    # httpx logs full URLs at INFO; keep outgoing calls out of the logs.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    app = FastAPI(
+        title="Throughcare API",
+        version="1.0.0",
+        description=API_DESCRIPTION,
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url="/redoc" if settings.docs_enabled else None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
+    )
+    install_error_handlers(app)
+    for module in (health, auth, admin):
+        app.include_router(module.router)
+    app.include_router(auth.well_known)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "Idempotency-Key",
+                "X-Purpose",
+                "X-Request-ID",
+            ],
+            expose_headers=["ETag", "X-Request-ID", "Location"],
+        )
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,11 @@
+"""The SQLModel tables; importing this package registers every table on the metadata."""
+
+from app.models import (  # noqa: F401
+    audit,
+    break_glass,
+    idempotency,
+    organisation,
+    participant,
+    referral,
+    sharing,
+)

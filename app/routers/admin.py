@@ -1,0 +1,214 @@
+"""Administration of organisations, users and API clients (scope `admin`)."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+from sqlmodel import select
+
+from app.auth.guards import AUTH_ERRORS, AdminCaller, admin_org_limit
+from app.auth.passwords import hash_secret
+from app.core.db import DbSession
+from app.core.errors import Conflict, Forbidden, NotFound, error_responses
+from app.core.pagination import Page, PageParams, page_params, paginate
+from app.models.organisation import (
+    ApiClient,
+    ApiClientCreate,
+    ApiClientCreated,
+    ApiClientRead,
+    ApiClientUpdate,
+    Organisation,
+    OrganisationCreate,
+    OrganisationRead,
+    OrganisationUpdate,
+    Role,
+    User,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
+from app.services import accounts
+
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"], responses=AUTH_ERRORS)
+Paging = Annotated[PageParams, Depends(page_params)]
+
+
+def _own(caller_limit: uuid.UUID | None, org_id: uuid.UUID) -> None:
+    if caller_limit is not None and caller_limit != org_id:
+        raise NotFound("No such record.")
+
+
+@router.get("/organisations", response_model=Page[OrganisationRead])
+async def list_organisations(
+    caller: AdminCaller, session: DbSession, paging: Paging
+) -> Page[OrganisationRead]:
+    """List organisations (an org admin sees their own)."""
+    limit = admin_org_limit(caller)
+    stmt = select(Organisation)
+    if limit is not None:
+        stmt = stmt.where(Organisation.id == limit)
+    rows, cursor = paginate(session, stmt, [Organisation.created_at, Organisation.id], paging)
+    return Page(items=[OrganisationRead.model_validate(r) for r in rows], next_cursor=cursor)
+
+
+@router.post(
+    "/organisations",
+    response_model=OrganisationRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(Conflict),
+)
+async def create_organisation(
+    caller: AdminCaller, session: DbSession, data: OrganisationCreate
+) -> OrganisationRead:
+    """Register an organisation (system admins only)."""
+    if admin_org_limit(caller) is not None:
+        raise Forbidden("Only system administrators register organisations.")
+    return OrganisationRead.model_validate(accounts.create_organisation(session, data))
+
+
+@router.get(
+    "/organisations/{organisation_id}",
+    response_model=OrganisationRead,
+    responses=error_responses(NotFound),
+)
+async def read_organisation(
+    caller: AdminCaller, session: DbSession, organisation_id: uuid.UUID
+) -> OrganisationRead:
+    """One organisation."""
+    _own(admin_org_limit(caller), organisation_id)
+    return OrganisationRead.model_validate(accounts.get_organisation(session, organisation_id))
+
+
+@router.patch(
+    "/organisations/{organisation_id}",
+    response_model=OrganisationRead,
+    responses=error_responses(NotFound, Conflict),
+)
+async def update_organisation(
+    caller: AdminCaller, session: DbSession, organisation_id: uuid.UUID, data: OrganisationUpdate
+) -> OrganisationRead:
+    """Rename or (de)activate an organisation (system admins only)."""
+    if admin_org_limit(caller) is not None:
+        raise Forbidden("Only system administrators change organisations.")
+    org = accounts.get_organisation(session, organisation_id)
+    for name, value in data.model_dump(exclude_unset=True).items():
+        if value is not None:
+            setattr(org, name, value)
+    session.add(org)
+    session.flush()
+    return OrganisationRead.model_validate(org)
+
+
+@router.get("/users", response_model=Page[UserRead])
+async def list_users(caller: AdminCaller, session: DbSession, paging: Paging) -> Page[UserRead]:
+    """List user accounts (an org admin sees their organisation's)."""
+    limit = admin_org_limit(caller)
+    stmt = select(User)
+    if limit is not None:
+        stmt = stmt.where(User.organisation_id == limit)
+    rows, cursor = paginate(session, stmt, [User.created_at, User.id], paging)
+    return Page(items=[UserRead.model_validate(r) for r in rows], next_cursor=cursor)
+
+
+@router.post(
+    "/users",
+    response_model=UserRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(Conflict, NotFound),
+)
+async def create_user(caller: AdminCaller, session: DbSession, data: UserCreate) -> UserRead:
+    """Create a user account (an org admin, in their own organisation)."""
+    limit = admin_org_limit(caller)
+    _own(limit, data.organisation_id)
+    if limit is not None and data.role == Role.system_admin:
+        raise Forbidden("Only system administrators create system administrators.")
+    return UserRead.model_validate(accounts.create_user(session, data))
+
+
+def _user(session: DbSession, caller: AdminCaller, user_id: uuid.UUID) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such record.")
+    _own(admin_org_limit(caller), user.organisation_id)
+    return user
+
+
+@router.get("/users/{user_id}", response_model=UserRead, responses=error_responses(NotFound))
+async def read_user(caller: AdminCaller, session: DbSession, user_id: uuid.UUID) -> UserRead:
+    """One user account."""
+    return UserRead.model_validate(_user(session, caller, user_id))
+
+
+@router.patch("/users/{user_id}", response_model=UserRead, responses=error_responses(NotFound))
+async def update_user(
+    caller: AdminCaller, session: DbSession, user_id: uuid.UUID, data: UserUpdate
+) -> UserRead:
+    """Change a user's display name, password or active flag."""
+    user = _user(session, caller, user_id)
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("password"):
+        user.password_hash = hash_secret(changes.pop("password"))
+    for name, value in changes.items():
+        if value is not None:
+            setattr(user, name, value)
+    session.add(user)
+    session.flush()
+    return UserRead.model_validate(user)
+
+
+@router.get("/clients", response_model=Page[ApiClientRead])
+async def list_clients(
+    caller: AdminCaller, session: DbSession, paging: Paging
+) -> Page[ApiClientRead]:
+    """List partner-system clients."""
+    limit = admin_org_limit(caller)
+    stmt = select(ApiClient)
+    if limit is not None:
+        stmt = stmt.where(ApiClient.organisation_id == limit)
+    rows, cursor = paginate(session, stmt, [ApiClient.created_at, ApiClient.id], paging)
+    return Page(items=[ApiClientRead.model_validate(r) for r in rows], next_cursor=cursor)
+
+
+@router.post(
+    "/clients",
+    response_model=ApiClientCreated,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(NotFound),
+)
+async def create_client(
+    caller: AdminCaller, session: DbSession, data: ApiClientCreate
+) -> ApiClientCreated:
+    """Register a partner-system client; the secret is in this response only."""
+    _own(admin_org_limit(caller), data.organisation_id)
+    client, secret = accounts.create_client(session, data)
+    return ApiClientCreated(
+        **ApiClientRead.model_validate(client).model_dump(), client_secret=secret
+    )
+
+
+def _client(session: DbSession, caller: AdminCaller, client_pk: uuid.UUID) -> ApiClient:
+    client = session.get(ApiClient, client_pk)
+    if client is None:
+        raise NotFound("No such record.")
+    _own(admin_org_limit(caller), client.organisation_id)
+    return client
+
+
+@router.get("/clients/{id}", response_model=ApiClientRead, responses=error_responses(NotFound))
+async def read_client(caller: AdminCaller, session: DbSession, id: uuid.UUID) -> ApiClientRead:
+    """One partner-system client."""
+    return ApiClientRead.model_validate(_client(session, caller, id))
+
+
+@router.patch("/clients/{id}", response_model=ApiClientRead, responses=error_responses(NotFound))
+async def update_client(
+    caller: AdminCaller, session: DbSession, id: uuid.UUID, data: ApiClientUpdate
+) -> ApiClientRead:
+    """Rename or (de)activate a partner-system client."""
+    client = _client(session, caller, id)
+    for name, value in data.model_dump(exclude_unset=True).items():
+        if value is not None:
+            setattr(client, name, value)
+    session.add(client)
+    session.flush()
+    return ApiClientRead.model_validate(client)

@@ -1,0 +1,104 @@
+"""Organisations, users and API clients: creation and credential checks."""
+
+import secrets
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from app.auth.passwords import hash_secret, new_client_secret, verify_secret
+from app.core.errors import Conflict, NotFound, Unprocessable
+from app.models.organisation import (
+    ApiClient,
+    ApiClientCreate,
+    Organisation,
+    OrganisationCreate,
+    Role,
+    User,
+    UserCreate,
+)
+
+
+def create_organisation(session: Session, data: OrganisationCreate) -> Organisation:
+    """A new organisation; names are unique."""
+    if session.exec(select(Organisation.id).where(Organisation.name == data.name)).first():
+        raise Conflict("An organisation with this name exists.")
+    org = Organisation.model_validate(data)
+    session.add(org)
+    session.flush()
+    return org
+
+
+def get_organisation(session: Session, org_id: uuid.UUID) -> Organisation:
+    """The organisation, or 404."""
+    org = session.get(Organisation, org_id)
+    if org is None:
+        raise NotFound("No such organisation.")
+    return org
+
+
+def create_user(session: Session, data: UserCreate) -> User:
+    """A new user account with an argon2 password hash."""
+    get_organisation(session, data.organisation_id)
+    if (data.role == Role.participant) != (data.participant_id is not None):
+        raise Unprocessable("A participant account, and only one, links to a participant record.")
+    if session.exec(select(User.id).where(User.username == data.username)).first():
+        raise Conflict("This username is taken.")
+    user = User(
+        username=data.username,
+        display_name=data.display_name,
+        role=data.role,
+        organisation_id=data.organisation_id,
+        participant_id=data.participant_id,
+        password_hash=hash_secret(data.password),
+    )
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict("The user could not be created (a linked record is missing).") from None
+    return user
+
+
+def create_client(session: Session, data: ApiClientCreate) -> tuple[ApiClient, str]:
+    """A new API client and its secret (returned once, stored hashed)."""
+    get_organisation(session, data.organisation_id)
+    secret = new_client_secret()
+    client = ApiClient(
+        name=data.name,
+        scopes=data.scopes,
+        organisation_id=data.organisation_id,
+        client_id="tc_" + secrets.token_hex(12),
+        secret_hash=hash_secret(secret),
+    )
+    session.add(client)
+    session.flush()
+    return client, secret
+
+
+def authenticate_user(
+    session: Session, username: str, password: str
+) -> tuple[User, Organisation] | None:
+    """The active user and their active organisation when the password matches."""
+    user = session.exec(select(User).where(User.username == username)).first()
+    ok = verify_secret(user.password_hash if user else None, password)
+    if not ok or user is None or not user.active:
+        return None
+    org = session.get(Organisation, user.organisation_id)
+    if org is None or not org.active:
+        return None
+    return user, org
+
+
+def authenticate_client(
+    session: Session, client_id: str, secret: str
+) -> tuple[ApiClient, Organisation] | None:
+    """The active client and its active organisation when the secret matches."""
+    client = session.exec(select(ApiClient).where(ApiClient.client_id == client_id)).first()
+    ok = verify_secret(client.secret_hash if client else None, secret)
+    if not ok or client is None or not client.active:
+        return None
+    org = session.get(Organisation, client.organisation_id)
+    if org is None or not org.active:
+        return None
+    return client, org

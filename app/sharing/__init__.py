@@ -1,0 +1,1 @@
+"""The sharing core: categories, the decision, visibility, redaction and audit."""

@@ -1,0 +1,310 @@
+"""The one place every read and write of protected data passes through.
+
+A `SharingGate` lives for one request. It finds participants through the SQL
+visibility helper (404 for those that do not exist for the caller), asks the pure
+decision about each category of each record, redacts, and records one access event per
+participant touched. The events are appended to the hash chain just before the
+request's transaction commits (app/core/db.py); denials are written even when the
+request fails. No audit row, no response.
+"""
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlmodel import Session
+
+from app.auth.caller import Caller
+from app.core.db import GATE_KEY
+from app.core.errors import NotFound
+from app.models.participant import Participant
+from app.sharing.audit import EventDraft, append_events
+from app.sharing.categories import Category
+from app.sharing.decision import Allow, Decision, Deny, ParticipantFacts, decide
+from app.sharing.facts import (
+    caller_facts,
+    load_org_kinds,
+    load_participant_facts,
+    load_protocols_for,
+)
+from app.sharing.fields import FIELD_MAPS, METADATA_FIELDS
+from app.sharing.visibility import visible_participants
+
+T = TypeVar("T")
+
+
+@dataclass
+class _Touch:
+    """What one response did with one participant's data."""
+
+    action: str
+    resource: str
+    resource_id: str | None = None
+    disclosed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    withheld: dict[str, str] = field(default_factory=dict)
+    denied_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class WithheldCount:
+    category: str
+    reason: str
+    count: int
+
+
+class SharingGate:
+    """Filter, redact and audit for one request."""
+
+    def __init__(self, session: Session, caller: Caller, now: datetime | None = None) -> None:
+        self.session = session
+        self.caller = caller
+        self.now = now or datetime.now(UTC)
+        self._caller_facts = caller_facts(caller)
+        self._protocols: tuple[Any, ...] | None = None
+        self._facts: dict[uuid.UUID, ParticipantFacts] = {}
+        self._org_kinds: dict[uuid.UUID, str] = {}
+        self._touches: dict[uuid.UUID | None, _Touch] = {}
+        session.info[GATE_KEY] = self
+
+    # -- finding participants -------------------------------------------------------
+
+    def participant(
+        self, participant_id: uuid.UUID, *, action: str = "read", resource: str = "participant"
+    ) -> Participant:
+        """The participant if they exist for the caller; otherwise 404 (and a denial row)."""
+        row: Participant | None = self.session.exec(
+            visible_participants(self.caller, self.now).where(Participant.id == participant_id)
+        ).first()
+        if row is None:
+            self.deny(participant_id, action, resource, "not_visible")
+            raise NotFound("No such participant.")
+        self.prefetch([row.id], [row.source_org_id])
+        return row
+
+    def prefetch(
+        self, participant_ids: Iterable[uuid.UUID], source_org_ids: Iterable[uuid.UUID] = ()
+    ) -> None:
+        """Load decision facts for many participants at once (for lists)."""
+        missing = [p for p in participant_ids if p not in self._facts]
+        if self._protocols is None:
+            self._protocols = load_protocols_for(self.session, self.caller)
+        if missing:
+            self._facts.update(
+                load_participant_facts(
+                    self.session, self.caller, missing, self.now, self._protocols
+                )
+            )
+        self._know_orgs(source_org_ids)
+
+    def _know_orgs(self, org_ids: Iterable[uuid.UUID]) -> None:
+        unknown = {o for o in org_ids if o not in self._org_kinds}
+        if unknown:
+            self._org_kinds.update(load_org_kinds(self.session, unknown))
+
+    def facts(self, participant_id: uuid.UUID) -> ParticipantFacts:
+        if participant_id not in self._facts:
+            self.prefetch([participant_id])
+        return self._facts[participant_id]
+
+    # -- deciding -------------------------------------------------------------------
+
+    def decide(
+        self, participant_id: uuid.UUID, category: Category | str, source_org_id: uuid.UUID
+    ) -> Decision:
+        """The decision for one category of one record."""
+        self._know_orgs([source_org_id])
+        return decide(
+            self._caller_facts,
+            self.facts(participant_id),
+            category,
+            source_org_id,
+            self._org_kinds.get(source_org_id, ""),
+            self.now,
+        )
+
+    def _touch(
+        self,
+        participant_id: uuid.UUID | None,
+        action: str,
+        resource: str,
+        resource_id: str | None = None,
+    ) -> _Touch:
+        touch = self._touches.get(participant_id)
+        if touch is None:
+            touch = _Touch(action, resource, resource_id)
+            self._touches[participant_id] = touch
+        return touch
+
+    def _note(self, touch: _Touch, category: str, decision: Decision) -> None:
+        if isinstance(decision, Allow):
+            touch.disclosed.setdefault(category, decision.as_basis())
+            touch.withheld.pop(category, None)
+        elif category not in touch.disclosed:
+            touch.withheld[category] = decision.reason
+
+    # -- redacting ------------------------------------------------------------------
+
+    def redact(
+        self,
+        participant_id: uuid.UUID,
+        resource: str,
+        values: dict[str, Any],
+        source_org_id: uuid.UUID,
+        *,
+        action: str = "read",
+        resource_id: str | None = None,
+    ) -> dict[str, Any]:
+        """`values` without the fields the caller may not see, plus `withheld`."""
+        mapping = FIELD_MAPS[resource]
+        touch = self._touch(participant_id, action, resource, resource_id)
+        decisions: dict[str, Decision] = {}
+        out: dict[str, Any] = {}
+        for name, value in values.items():
+            if name in METADATA_FIELDS:
+                out[name] = value
+                continue
+            category = mapping.get(name)
+            if category is None:
+                # Unmapped means unknown: never disclosed (tests keep the map complete).
+                continue
+            if category not in decisions:
+                decisions[category] = self.decide(participant_id, category, source_org_id)
+                self._note(touch, category, decisions[category])
+            if decisions[category].allowed:
+                out[name] = value
+        out["withheld"] = [
+            {"category": c, "reason": d.reason}
+            for c, d in sorted(decisions.items())
+            if isinstance(d, Deny)
+        ]
+        return out
+
+    def filter_records(
+        self,
+        participant_id: uuid.UUID,
+        records: Sequence[T],
+        category: Category,
+        source_of: Callable[[T], uuid.UUID],
+        *,
+        resource: str,
+        action: str = "read",
+    ) -> tuple[list[T], list[WithheldCount]]:
+        """The records of one category the caller may see, and counts of the rest."""
+        touch = self._touch(participant_id, action, resource)
+        shown: list[T] = []
+        withheld: dict[str, int] = {}
+        for record in records:
+            decision = self.decide(participant_id, category, source_of(record))
+            if isinstance(decision, Allow):
+                shown.append(record)
+                touch.disclosed.setdefault(str(category), decision.as_basis())
+            else:
+                withheld[decision.reason] = withheld.get(decision.reason, 0) + 1
+        if withheld and not shown:
+            reason = sorted(withheld)[0]
+            touch.withheld.setdefault(str(category), reason)
+        return shown, [
+            WithheldCount(str(category), reason, n) for reason, n in sorted(withheld.items())
+        ]
+
+    def require(
+        self,
+        participant_id: uuid.UUID,
+        category: Category,
+        source_org_id: uuid.UUID,
+        *,
+        action: str,
+        resource: str,
+        resource_id: str | None = None,
+    ) -> Allow:
+        """Allow, or 404 for a record the caller may not see (it does not exist for them)."""
+        decision = self.decide(participant_id, category, source_org_id)
+        touch = self._touch(participant_id, action, resource, resource_id)
+        self._note(touch, str(category), decision)
+        if isinstance(decision, Deny):
+            touch.denied_reason = decision.reason
+            raise NotFound("No such record.")
+        return decision
+
+    # -- recording ------------------------------------------------------------------
+
+    def disclosed(
+        self,
+        participant_id: uuid.UUID,
+        category: Category | str,
+        basis: str,
+        *,
+        action: str,
+        resource: str,
+        resource_id: str | None = None,
+    ) -> None:
+        """Record a disclosure decided elsewhere in the core (own record, self-service)."""
+        touch = self._touch(participant_id, action, resource, resource_id)
+        touch.disclosed.setdefault(str(category), {"basis": basis})
+
+    def wrote(
+        self,
+        participant_id: uuid.UUID,
+        categories: Iterable[Category | str],
+        *,
+        action: str,
+        resource: str,
+        resource_id: str | None = None,
+    ) -> None:
+        """Record a write of personal data (its categories) about a participant."""
+        touch = self._touch(participant_id, action, resource, resource_id)
+        for category in categories:
+            touch.disclosed.setdefault(str(category), {"basis": "write"})
+
+    def deny(
+        self, participant_id: uuid.UUID | None, action: str, resource: str, reason: str
+    ) -> None:
+        """Record a refused access (written even though the request fails)."""
+        touch = self._touch(participant_id, action, resource)
+        touch.denied_reason = reason
+
+    def _drafts(self, denials_only: bool) -> list[EventDraft]:
+        drafts = []
+        for participant_id, touch in self._touches.items():
+            denied = touch.denied_reason is not None or not touch.disclosed
+            if denials_only and not denied:
+                continue
+            withheld = [{"category": c, "reason": r} for c, r in sorted(touch.withheld.items())]
+            if touch.denied_reason and not withheld:
+                withheld = [{"category": "*", "reason": touch.denied_reason}]
+            drafts.append(
+                EventDraft(
+                    actor=self.caller.subject,
+                    actor_org_id=self.caller.org_id,
+                    actor_role=self.caller.role,
+                    participant_id=participant_id,
+                    action=touch.action,
+                    resource=touch.resource,
+                    resource_id=touch.resource_id,
+                    categories=[] if denials_only else sorted(touch.disclosed),
+                    withheld=withheld,
+                    basis=[]
+                    if denials_only
+                    else [{"category": c, **b} for c, b in sorted(touch.disclosed.items())],
+                    purpose=str(self.caller.purpose),
+                    request_id=self.caller.request_id,
+                    outcome="denied" if denied else "allowed",
+                    occurred_at=self.now,
+                )
+            )
+        return drafts
+
+    def flush_success(self) -> None:
+        """Append every access event of a successful request (before its commit)."""
+        append_events(self.session, self._drafts(denials_only=False))
+        self._touches.clear()
+
+    def flush_failure(self) -> None:
+        """After a rollback: append the denials of a failed request, in their own commit."""
+        drafts = self._drafts(denials_only=True)
+        self._touches.clear()
+        if drafts:
+            append_events(self.session, drafts)
+            self.session.commit()
