@@ -4,6 +4,7 @@ from app.models import (  # noqa: F401
     audit,
     break_glass,
     idempotency,
+    notice,
     organisation,
     participant,
     referral,

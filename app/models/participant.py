@@ -7,7 +7,6 @@ from enum import StrEnum
 
 from pydantic import field_validator
 from sqlmodel import Field, SQLModel
-from sqlmodel._compat import SQLModelConfig
 
 from app.models.base import InputModel, UTCDateTime, enum_type, new_id, utcnow
 
@@ -139,12 +138,17 @@ class Withheld(SQLModel):
     reason: str
 
 
-class ParticipantRead(SQLModel):
-    """A participant as the caller may see them: withheld fields are absent."""
+class ParticipantRead(ParticipantFields):
+    """A participant as the caller may see them: withheld fields are absent, and
+    `withheld` says which categories were left out and why."""
 
-    model_config = SQLModelConfig(extra="allow")
     id: uuid.UUID
     version: int
+    source_org_id: uuid.UUID
+    created_at: datetime
+    updated_at: datetime
+    phase: Phase | None = None
+    lead_practitioner_id: uuid.UUID | None = None
     withheld: list[Withheld] = []
 
 
@@ -167,6 +171,7 @@ class CareTeamMember(SQLModel, table=True):
     organisation_id: uuid.UUID = Field(foreign_key="organisations.id", index=True)
     user_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
     role: CareRole = Field(sa_type=enum_type(CareRole))
+    source_org_id: uuid.UUID = Field(foreign_key="organisations.id")
     since: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     added_by: str = Field(max_length=120)

@@ -1,8 +1,8 @@
 """sharing core
 
-Revision ID: d935e8fc4ef7
+Revision ID: e8e0ff9af7a7
 Revises: bb8e917e16a4
-Create Date: 2026-11-21 23:30:26.992200
+Create Date: 2026-11-21 23:33:25.547832
 """
 
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ from alembic import op
 import app.models.base
 
 
-revision: str = 'd935e8fc4ef7'
+revision: str = 'e8e0ff9af7a7'
 down_revision: str | None = 'bb8e917e16a4'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -193,12 +193,14 @@ def upgrade() -> None:
     sa.Column('organisation_id', sa.Uuid(), nullable=False),
     sa.Column('user_id', sa.Uuid(), nullable=True),
     sa.Column('role', sa.Enum('lead', 'contributor', 'peer', name='carerole', native_enum=False, length=40), nullable=False),
+    sa.Column('source_org_id', sa.Uuid(), nullable=False),
     sa.Column('since', app.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('until', app.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('added_by', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
     sa.Column('created_at', app.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], ),
     sa.ForeignKeyConstraint(['participant_id'], ['participants.id'], ),
+    sa.ForeignKeyConstraint(['source_org_id'], ['organisations.id'], ),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -230,6 +232,24 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('consents', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_consents_participant_id'), ['participant_id'], unique=False)
+
+    op.create_table('notices',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('organisation_id', sa.Uuid(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('participant_id', sa.Uuid(), nullable=True),
+    sa.Column('subject_id', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
+    sa.Column('message', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
+    sa.Column('created_at', app.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('acknowledged_at', app.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('acknowledged_by', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=True),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], ),
+    sa.ForeignKeyConstraint(['participant_id'], ['participants.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('notices', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notices_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notices_organisation_id'), ['organisation_id'], unique=False)
 
     op.create_table('referrals',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -303,6 +323,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_referrals_created_at'))
 
     op.drop_table('referrals')
+    with op.batch_alter_table('notices', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_notices_organisation_id'))
+        batch_op.drop_index(batch_op.f('ix_notices_created_at'))
+
+    op.drop_table('notices')
     with op.batch_alter_table('consents', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_consents_participant_id'))
 

@@ -1,0 +1,131 @@
+"""Participants: register, list, read and update (redacted by the sharing core)."""
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi.responses import JSONResponse
+
+from app.auth.guards import AUTH_ERRORS
+from app.core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    Unprocessable,
+    error_responses,
+)
+from app.core.etags import check_if_match, etag_for
+from app.core.pagination import Page, PageParams, page_params
+from app.models.participant import ParticipantCreate, ParticipantRead, ParticipantUpdate, Phase
+from app.services import participants as service
+from app.services.idempotency import request_fingerprint, run_idempotent
+from app.sharing.deps import ParticipantsRead, ParticipantsWrite
+
+router = APIRouter(prefix="/api/v1/participants", tags=["participants"], responses=AUTH_ERRORS)
+Paging = Annotated[PageParams, Depends(page_params)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", description="Retry-safe creation (scoped to the caller)."),
+]
+
+
+def _json(body: dict[str, Any], status_code: int, headers: dict[str, str]) -> JSONResponse:
+    return JSONResponse(
+        ParticipantRead.model_validate(body).model_dump(mode="json", exclude_unset=True),
+        status_code=status_code,
+        headers=headers,
+    )
+
+
+@router.get("", response_model=Page[ParticipantRead], response_model_exclude_unset=True)
+async def list_participants(
+    gate: ParticipantsRead, paging: Paging, phase: Phase | None = None
+) -> Page[ParticipantRead]:
+    """Participants the caller's organisation has a relationship with (redacted)."""
+    items, cursor = service.list_participants(gate, paging, phase)
+    return Page(items=[ParticipantRead.model_validate(i) for i in items], next_cursor=cursor)
+
+
+@router.post(
+    "",
+    response_model=ParticipantRead,
+    response_model_exclude_unset=True,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(Conflict, Forbidden, Unprocessable),
+)
+async def register_participant(
+    gate: ParticipantsWrite,
+    data: ParticipantCreate,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Register a participant; the caller's organisation becomes the lead."""
+
+    def create() -> tuple[int, dict[str, Any], str | None]:
+        body = ParticipantRead.model_validate(service.register_participant(gate, data))
+        return 201, body.model_dump(mode="json"), str(body.id)
+
+    outcome = run_idempotent(
+        gate.session,
+        gate.caller,
+        "participants",
+        idempotency_key,
+        request_fingerprint(request.url.path, data.model_dump(mode="json")),
+        create,
+    )
+    if outcome.replayed and outcome.resource_id:
+        gate.disclosed(
+            uuid.UUID(outcome.resource_id),
+            "identity",
+            "idempotent_replay",
+            action="create_replay",
+            resource="participant",
+            resource_id=outcome.resource_id,
+        )
+    headers = {
+        "Location": f"/api/v1/participants/{outcome.resource_id}",
+        "ETag": etag_for("p", int(outcome.body["version"])),
+    }
+    if outcome.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return _json(outcome.body, outcome.status_code, headers)
+
+
+@router.get(
+    "/{participant_id}",
+    response_model=ParticipantRead,
+    response_model_exclude_unset=True,
+    responses=error_responses(NotFound),
+)
+async def read_participant(
+    gate: ParticipantsRead, participant_id: uuid.UUID, response: Response
+) -> ParticipantRead:
+    """One participant, with the fields the caller may see and `withheld` for the rest."""
+    participant = gate.participant(participant_id)
+    response.headers["ETag"] = etag_for("p", participant.version)
+    return ParticipantRead.model_validate(service.participant_view(gate, participant))
+
+
+@router.patch(
+    "/{participant_id}",
+    response_model=ParticipantRead,
+    response_model_exclude_unset=True,
+    responses=error_responses(
+        NotFound, Forbidden, Conflict, PreconditionFailed, PreconditionRequired, Unprocessable
+    ),
+)
+async def update_participant(
+    gate: ParticipantsWrite,
+    participant_id: uuid.UUID,
+    data: ParticipantUpdate,
+    response: Response,
+    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+) -> ParticipantRead:
+    """Update a participant (If-Match required: 428 without it, 412 when stale)."""
+    participant = gate.participant(participant_id, action="update")
+    check_if_match(if_match, "p", participant.version)
+    body = service.update_participant(gate, participant, data)
+    response.headers["ETag"] = etag_for("p", participant.version)
+    return ParticipantRead.model_validate(body)

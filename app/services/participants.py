@@ -1,0 +1,188 @@
+"""Participants: registration, reading through the sharing gate, and updates."""
+
+import uuid
+from typing import Any
+
+from sqlalchemy import or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from app.core.errors import Conflict, Forbidden, Unprocessable
+from app.core.pagination import PageParams, paginate
+from app.models.base import utcnow
+from app.models.organisation import User
+from app.models.participant import (
+    PHASE_TRANSITIONS,
+    CareRole,
+    CareTeamMember,
+    Participant,
+    ParticipantCreate,
+    ParticipantFields,
+    ParticipantUpdate,
+    Phase,
+)
+from app.sharing.categories import Category
+from app.sharing.fields import categories_of
+from app.sharing.gate import SharingGate
+from app.sharing.visibility import visible_participants
+
+_IDENTIFIERS = ("nhs_number", "prison_number", "probation_crn")
+_SHOWN_FIELDS = [*ParticipantFields.model_fields, "phase", "lead_practitioner_id"]
+
+
+def participant_view(
+    gate: SharingGate, participant: Participant, action: str = "read"
+) -> dict[str, Any]:
+    """The participant as the caller may see them (redacted, with `withheld`)."""
+    values: dict[str, Any] = {
+        "id": participant.id,
+        "version": participant.version,
+        "source_org_id": participant.source_org_id,
+        "created_at": participant.created_at,
+        "updated_at": participant.updated_at,
+    }
+    for name in _SHOWN_FIELDS:
+        values[name] = getattr(participant, name)
+    return gate.redact(
+        participant.id,
+        "participant",
+        values,
+        participant.source_org_id,
+        action=action,
+        resource_id=str(participant.id),
+    )
+
+
+def _identifier_clash(gate: SharingGate, data: dict[str, Any], exclude: uuid.UUID | None) -> None:
+    clauses = [col(getattr(Participant, f)) == data[f] for f in _IDENTIFIERS if data.get(f)]
+    if not clauses:
+        return
+    stmt = select(Participant.id).where(or_(*clauses))
+    if exclude is not None:
+        stmt = stmt.where(Participant.id != exclude)
+    if gate.session.exec(stmt).first() is not None:
+        # Say nothing about the existing record: not even whether the caller may see it.
+        raise Conflict("An identifier in this request is already registered.")
+
+
+def register_participant(gate: SharingGate, data: ParticipantCreate) -> dict[str, Any]:
+    """Register a participant; the caller's organisation becomes the lead (and source)."""
+    caller = gate.caller
+    if caller.is_participant:
+        raise Forbidden("Participants cannot register records.")
+    values = data.model_dump(exclude_unset=False)
+    _identifier_clash(gate, values, None)
+    participant = Participant(**values, source_org_id=caller.org_id)
+    if caller.user_id is not None and caller.role in {"practitioner", "supervisor"}:
+        participant.lead_practitioner_id = caller.user_id
+    gate.session.add(participant)
+    try:
+        with gate.session.begin_nested():
+            gate.session.flush()
+    except IntegrityError:
+        raise Conflict("An identifier in this request is already registered.") from None
+    gate.session.add(
+        CareTeamMember(
+            participant_id=participant.id,
+            organisation_id=caller.org_id,
+            user_id=caller.user_id,
+            role=CareRole.lead,
+            source_org_id=caller.org_id,
+            added_by=caller.subject,
+        )
+    )
+    gate.session.flush()
+    given = [k for k, v in data.model_dump(exclude_unset=True).items() if v is not None]
+    gate.wrote(
+        participant.id,
+        categories_of("participant", given) or {Category.identity},
+        action="create",
+        resource="participant",
+        resource_id=str(participant.id),
+    )
+    gate.prefetch([participant.id], [participant.source_org_id])
+    return participant_view(gate, participant, action="create")
+
+
+def list_participants(
+    gate: SharingGate, paging: PageParams, phase: Phase | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The participants the caller may know exist, redacted row by row."""
+    stmt = visible_participants(gate.caller, gate.now)
+    if phase is not None:
+        stmt = stmt.where(Participant.phase == phase)
+    rows, cursor = paginate(gate.session, stmt, [Participant.created_at, Participant.id], paging)
+    gate.prefetch([r.id for r in rows], [r.source_org_id for r in rows])
+    return [participant_view(gate, r, action="list") for r in rows], cursor
+
+
+def _is_lead_org(gate: SharingGate, participant_id: uuid.UUID) -> bool:
+    return (
+        gate.session.exec(
+            select(CareTeamMember.id).where(
+                CareTeamMember.participant_id == participant_id,
+                CareTeamMember.organisation_id == gate.caller.org_id,
+                CareTeamMember.role == CareRole.lead,
+                or_(col(CareTeamMember.until).is_(None), col(CareTeamMember.until) > gate.now),
+            )
+        ).first()
+        is not None
+    )
+
+
+def update_participant(
+    gate: SharingGate, participant: Participant, data: ParticipantUpdate
+) -> dict[str, Any]:
+    """Apply a PATCH: only fields whose category the caller may see, legal phase moves."""
+    caller = gate.caller
+    facts = gate.facts(participant.id)
+    if caller.is_participant or (
+        participant.source_org_id != caller.org_id and not facts.care_team
+    ):
+        raise Forbidden("Only the recording organisation and the care team update this record.")
+    changes = data.model_dump(exclude_unset=True)
+    if not changes:
+        raise Unprocessable("The request changes nothing.")
+    for category in sorted(categories_of("participant", set(changes))):
+        decision = gate.decide(participant.id, category, participant.source_org_id)
+        if not decision.allowed:
+            raise Forbidden(f"You may not change {category} information of this participant.")
+    if "phase" in changes:
+        new_phase = Phase(changes["phase"])
+        if new_phase != participant.phase and new_phase not in PHASE_TRANSITIONS[participant.phase]:
+            raise Conflict(f"A participant cannot move from {participant.phase} to {new_phase}.")
+    if "lead_practitioner_id" in changes:
+        _check_lead_practitioner(gate, participant, changes["lead_practitioner_id"])
+    _identifier_clash(gate, changes, participant.id)
+    for name, value in changes.items():
+        setattr(participant, name, value)
+    participant.version += 1
+    participant.updated_at = utcnow()
+    gate.session.add(participant)
+    try:
+        with gate.session.begin_nested():
+            gate.session.flush()
+    except IntegrityError:
+        raise Conflict("An identifier in this request is already registered.") from None
+    gate.wrote(
+        participant.id,
+        categories_of("participant", set(changes)),
+        action="update",
+        resource="participant",
+        resource_id=str(participant.id),
+    )
+    return participant_view(gate, participant, action="update")
+
+
+def _check_lead_practitioner(
+    gate: SharingGate, participant: Participant, user_id: uuid.UUID | None
+) -> None:
+    if not _is_lead_org(gate, participant.id):
+        raise Forbidden("Only the lead organisation names the lead practitioner.")
+    if user_id is None:
+        return
+    user = gate.session.get(User, user_id)
+    if user is None or user.organisation_id != gate.caller.org_id or not user.active:
+        raise Unprocessable(
+            "The lead practitioner must be an active user of the lead organisation."
+        )

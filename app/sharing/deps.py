@@ -1,0 +1,38 @@
+"""Typed access requirements: a SharingGate for a caller holding the named scopes."""
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Security
+
+from app.auth.caller import Caller, get_caller
+from app.auth.scopes import Scope
+from app.core.db import DbSession
+from app.sharing.gate import SharingGate
+
+
+def gate_with(*scopes: Scope) -> Any:
+    """A dependency giving the request's SharingGate once the token holds `scopes`."""
+
+    async def _gate(
+        session: DbSession,
+        caller: Annotated[Caller, Security(get_caller, scopes=[s.value for s in scopes])],
+    ) -> SharingGate:
+        return SharingGate(session, caller)
+
+    dependency: Callable[..., Coroutine[Any, Any, SharingGate]] = _gate
+    return Depends(dependency)
+
+
+ParticipantsRead = Annotated[SharingGate, gate_with(Scope.participants_read)]
+ParticipantsWrite = Annotated[SharingGate, gate_with(Scope.participants_write)]
+ConsentsRead = Annotated[SharingGate, gate_with(Scope.consents_read)]
+ConsentsWrite = Annotated[SharingGate, gate_with(Scope.consents_write)]
+AuditRead = Annotated[SharingGate, gate_with(Scope.audit_read)]
+BreakGlassGate = Annotated[SharingGate, gate_with(Scope.break_glass)]
+PlansRead = Annotated[SharingGate, gate_with(Scope.plans_read)]
+PlansWrite = Annotated[SharingGate, gate_with(Scope.plans_write)]
+RecordsRead = Annotated[SharingGate, gate_with(Scope.records_read)]
+RecordsWrite = Annotated[SharingGate, gate_with(Scope.records_write)]
+ReferralsRead = Annotated[SharingGate, gate_with(Scope.referrals_read)]
+ReferralsWrite = Annotated[SharingGate, gate_with(Scope.referrals_write)]
