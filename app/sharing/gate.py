@@ -45,6 +45,7 @@ class _Touch:
     disclosed: dict[str, dict[str, Any]] = field(default_factory=dict)
     withheld: dict[str, str] = field(default_factory=dict)
     denied_reason: str | None = None
+    succeeded: bool = False  # a write or a governance read: allowed without a category
 
 
 @dataclass(frozen=True)
@@ -255,8 +256,21 @@ class SharingGate:
     ) -> None:
         """Record a write of personal data (its categories) about a participant."""
         touch = self._touch(participant_id, action, resource, resource_id)
+        touch.succeeded = True
         for category in categories:
             touch.disclosed.setdefault(str(category), {"basis": "write"})
+
+    def accessed(
+        self,
+        participant_id: uuid.UUID,
+        *,
+        action: str,
+        resource: str,
+        resource_id: str | None = None,
+    ) -> None:
+        """Record an allowed access to records about a participant outside the categories
+        (consent records, the disclosure log)."""
+        self._touch(participant_id, action, resource, resource_id).succeeded = True
 
     def deny(
         self, participant_id: uuid.UUID | None, action: str, resource: str, reason: str
@@ -268,7 +282,7 @@ class SharingGate:
     def _drafts(self, denials_only: bool) -> list[EventDraft]:
         drafts = []
         for participant_id, touch in self._touches.items():
-            denied = touch.denied_reason is not None or not touch.disclosed
+            denied = touch.denied_reason is not None or not (touch.disclosed or touch.succeeded)
             if denials_only and not denied:
                 continue
             withheld = [{"category": c, "reason": r} for c, r in sorted(touch.withheld.items())]

@@ -2,7 +2,7 @@
 
 Revision ID: e8e0ff9af7a7
 Revises: bb8e917e16a4
-Create Date: 2026-11-21 23:33:25.547832
+Create Date: 2026-11-21 23:35:51.490650
 """
 
 from collections.abc import Sequence

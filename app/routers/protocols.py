@@ -1,0 +1,68 @@
+"""Information-sharing protocols: versioned agreements between organisations."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+
+from app.auth.guards import AUTH_ERRORS, AdminCaller, AnyCaller
+from app.core.db import DbSession
+from app.core.errors import Conflict, Forbidden, NotFound, error_responses
+from app.core.pagination import Page, PageParams, page_params
+from app.models.sharing import ProtocolRead, ProtocolWrite
+from app.services import protocols
+
+router = APIRouter(
+    prefix="/api/v1/sharing/protocols", tags=["sharing protocols"], responses=AUTH_ERRORS
+)
+Paging = Annotated[PageParams, Depends(page_params)]
+
+
+@router.get("", response_model=Page[ProtocolRead])
+async def list_protocols(
+    caller: AnyCaller,
+    session: DbSession,
+    paging: Paging,
+    history: Annotated[bool, Query(description="Include superseded versions")] = False,
+) -> Page[ProtocolRead]:
+    """Sharing protocols in force or planned (not personal data: any caller may read)."""
+    rows, cursor = protocols.list_protocols(session, paging, history)
+    return Page(items=[ProtocolRead.model_validate(r) for r in rows], next_cursor=cursor)
+
+
+@router.post(
+    "",
+    response_model=ProtocolRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(Forbidden),
+)
+async def create_protocol(
+    caller: AdminCaller, session: DbSession, data: ProtocolWrite
+) -> ProtocolRead:
+    """Record a new information-sharing protocol (version 1)."""
+    return ProtocolRead.model_validate(protocols.create_protocol(session, caller, data))
+
+
+@router.get("/{protocol_id}", response_model=ProtocolRead, responses=error_responses(NotFound))
+async def read_protocol(
+    caller: AnyCaller,
+    session: DbSession,
+    protocol_id: uuid.UUID,
+    version: Annotated[int | None, Query(ge=1, description="A past version")] = None,
+) -> ProtocolRead:
+    """The current version of a protocol, or the one named by `version`."""
+    return ProtocolRead.model_validate(protocols.protocol_version(session, protocol_id, version))
+
+
+@router.put(
+    "/{protocol_id}",
+    response_model=ProtocolRead,
+    responses=error_responses(NotFound, Forbidden, Conflict),
+)
+async def revise_protocol(
+    caller: AdminCaller, session: DbSession, protocol_id: uuid.UUID, data: ProtocolWrite
+) -> ProtocolRead:
+    """Replace a protocol by a new version; the old one stays readable."""
+    return ProtocolRead.model_validate(
+        protocols.revise_protocol(session, caller, protocol_id, data)
+    )

@@ -1,0 +1,136 @@
+"""Break-glass: emergency, time-limited access to named categories, always reviewed."""
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import or_
+from sqlmodel import col, select
+
+from app.auth.scopes import BREAK_GLASS_ROLES
+from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.pagination import PageParams, paginate
+from app.core.settings import get_settings
+from app.models.break_glass import BreakGlassCreate, BreakGlassGrant, BreakGlassReviewCreate
+from app.models.notice import Notice
+from app.models.organisation import Role
+from app.models.participant import CareRole, CareTeamMember, Participant
+from app.sharing.gate import SharingGate
+
+REVIEWER_ROLES = frozenset({Role.supervisor, Role.org_admin})
+
+
+def lead_org_ids(gate: SharingGate, participant_id: uuid.UUID) -> list[uuid.UUID]:
+    """Organisations currently leading the participant's care."""
+    return list(
+        gate.session.exec(
+            select(CareTeamMember.organisation_id).where(
+                CareTeamMember.participant_id == participant_id,
+                CareTeamMember.role == CareRole.lead,
+                or_(col(CareTeamMember.until).is_(None), col(CareTeamMember.until) > gate.now),
+            )
+        ).all()
+    )
+
+
+def break_glass(
+    gate: SharingGate, participant: Participant, data: BreakGlassCreate
+) -> BreakGlassGrant:
+    """Grant the caller the named categories for a short time, alert the lead organisation."""
+    caller = gate.caller
+    if caller.token_type != "user" or caller.role not in BREAK_GLASS_ROLES:
+        raise Forbidden("Only practitioners and supervisors may break the glass.")
+    minimum = get_settings().break_glass_min_justification
+    if len(data.justification.strip()) < minimum:
+        raise Unprocessable(f"The justification must be at least {minimum} characters.")
+    grant = BreakGlassGrant(
+        participant_id=participant.id,
+        actor=caller.subject,
+        actor_org_id=caller.org_id,
+        reason_code=data.reason_code,
+        justification=data.justification.strip(),
+        categories=sorted({str(c) for c in data.categories}),
+        granted_at=gate.now,
+        expires_at=gate.now + timedelta(minutes=get_settings().break_glass_minutes),
+    )
+    gate.session.add(grant)
+    gate.session.flush()
+    for org_id in lead_org_ids(gate, participant.id):
+        gate.session.add(
+            Notice(
+                organisation_id=org_id,
+                kind="break_glass",
+                participant_id=participant.id,
+                subject_id=str(grant.id),
+                message=(
+                    f"Break-glass access ({data.reason_code}) to "
+                    f"{', '.join(grant.categories)} needs review."
+                ),
+                created_at=gate.now,
+            )
+        )
+    gate.session.flush()
+    gate.accessed(
+        participant.id, action="break_glass", resource="break_glass", resource_id=str(grant.id)
+    )
+    return grant
+
+
+def _reviewable(gate: SharingGate) -> object:
+    lead_participants = select(CareTeamMember.participant_id).where(
+        CareTeamMember.organisation_id == gate.caller.org_id,
+        CareTeamMember.role == CareRole.lead,
+    )
+    return or_(
+        col(BreakGlassGrant.actor_org_id) == gate.caller.org_id,
+        col(BreakGlassGrant.participant_id).in_(lead_participants),
+    )
+
+
+def _require_reviewer(gate: SharingGate) -> None:
+    if gate.caller.token_type != "user" or gate.caller.role not in REVIEWER_ROLES:
+        raise Forbidden("Only supervisors and organisation administrators review break-glass.")
+
+
+def review_queue(
+    gate: SharingGate, paging: PageParams, reviewed: bool | None
+) -> tuple[list[BreakGlassGrant], str | None]:
+    """Grants by the caller's staff, or on participants the caller's organisation leads."""
+    _require_reviewer(gate)
+    stmt = select(BreakGlassGrant).where(_reviewable(gate))  # type: ignore[arg-type]
+    if reviewed is True:
+        stmt = stmt.where(col(BreakGlassGrant.reviewed_at).is_not(None))
+    elif reviewed is False:
+        stmt = stmt.where(col(BreakGlassGrant.reviewed_at).is_(None))
+    return paginate(gate.session, stmt, [BreakGlassGrant.granted_at, BreakGlassGrant.id], paging)
+
+
+def review_grant(
+    gate: SharingGate, grant_id: uuid.UUID, data: BreakGlassReviewCreate
+) -> BreakGlassGrant:
+    """Record whether a break-glass access was justified."""
+    _require_reviewer(gate)
+    grant = gate.session.exec(
+        select(BreakGlassGrant).where(
+            BreakGlassGrant.id == grant_id,
+            _reviewable(gate),  # type: ignore[arg-type]
+        )
+    ).first()
+    if grant is None:
+        raise NotFound("No such break-glass grant.")
+    if grant.actor == gate.caller.subject:
+        raise Forbidden("Nobody reviews their own break-glass access.")
+    if grant.reviewed_at is not None:
+        raise Conflict("This grant has already been reviewed.")
+    grant.reviewed_by = gate.caller.subject
+    grant.reviewed_at = gate.now
+    grant.review_outcome = data.outcome
+    grant.review_note = data.note
+    gate.session.add(grant)
+    gate.session.flush()
+    gate.accessed(
+        grant.participant_id,
+        action="review_break_glass",
+        resource="break_glass",
+        resource_id=str(grant.id),
+    )
+    return grant

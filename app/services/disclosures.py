@@ -1,0 +1,136 @@
+"""The disclosure log in plain language: who saw what about the person, why, and when."""
+
+import uuid
+from typing import Any
+
+from sqlmodel import col, select
+
+from app.core.errors import Forbidden
+from app.core.pagination import PageParams, paginate
+from app.models.audit import AccessEvent
+from app.models.organisation import Organisation, Role
+from app.models.participant import Participant
+from app.models.sharing import SharingProtocol
+from app.services.break_glass import lead_org_ids
+from app.sharing.gate import SharingGate
+
+CATEGORY_WORDS = {
+    "identity": "identity details",
+    "contact": "contact details",
+    "protected_characteristics": "personal characteristics",
+    "custody": "custody information",
+    "mental_health": "mental-health information",
+    "substance_use": "substance-use information",
+    "risk": "risk information",
+    "social": "housing and social information",
+    "plan": "action plan",
+    "referrals": "referrals",
+    "appointments": "appointments",
+}
+
+
+def _may_read_log(gate: SharingGate, participant: Participant) -> None:
+    caller = gate.caller
+    if caller.is_participant and caller.participant_id == participant.id:
+        return
+    if caller.user_id is not None and participant.lead_practitioner_id == caller.user_id:
+        return
+    if caller.role == Role.org_admin and caller.org_id in lead_org_ids(gate, participant.id):
+        return
+    raise Forbidden(
+        "The disclosure log is for the participant, their lead practitioner and the lead "
+        "organisation's administrator."
+    )
+
+
+def _words(categories: list[str]) -> str:
+    names = [CATEGORY_WORDS.get(c, c) for c in categories]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _why(basis: list[dict[str, Any]], protocol_names: dict[str, str]) -> str:
+    kinds = {b.get("basis") for b in basis}
+    if "break_glass" in kinds:
+        return "in an emergency (break-glass access, which is reviewed)"
+    if "consent" in kinds:
+        return "with your consent"
+    if "protocol" in kinds:
+        names = sorted(
+            {
+                protocol_names.get(str(b.get("protocol_id")), "an information-sharing")
+                for b in basis
+                if b.get("basis") == "protocol"
+            }
+        )
+        return f"under the {' and '.join(names)} agreement"
+    if "self" in kinds:
+        return "(your own view of your record)"
+    if "write" in kinds:
+        return "when recording it"
+    return "as the organisation that recorded it"
+
+
+def disclosure_log(
+    gate: SharingGate, participant: Participant, paging: PageParams
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Disclosures of the participant's data, newest first, in plain language."""
+    _may_read_log(gate, participant)
+    stmt = select(AccessEvent).where(
+        AccessEvent.participant_id == participant.id, AccessEvent.outcome == "allowed"
+    )
+    rows, cursor = paginate(gate.session, stmt, [AccessEvent.seq], paging, descending=True)
+    org_ids = {r.actor_org_id for r in rows if r.actor_org_id}
+    orgs = (
+        dict(
+            gate.session.exec(
+                select(Organisation.id, Organisation.name).where(col(Organisation.id).in_(org_ids))
+            ).all()
+        )
+        if org_ids
+        else {}
+    )
+    protocol_ids = {
+        uuid.UUID(str(b["protocol_id"])) for r in rows for b in r.basis if b.get("protocol_id")
+    }
+    protocol_names = (
+        {
+            str(pid): name
+            for pid, name in gate.session.exec(
+                select(SharingProtocol.protocol_id, SharingProtocol.name).where(
+                    col(SharingProtocol.protocol_id).in_(protocol_ids)
+                )
+            ).all()
+        }
+        if protocol_ids
+        else {}
+    )
+    entries = []
+    for row in rows:
+        org_name = (
+            orgs.get(row.actor_org_id, "An organisation") if row.actor_org_id else "Throughcare"
+        )
+        when = f"{row.occurred_at.day} {row.occurred_at:%B %Y}"
+        if row.categories:
+            verb = "saw" if row.action in {"read", "list", "create_replay"} else "recorded"
+            why = _why(row.basis, protocol_names)
+            text = f"{org_name} {verb} your {_words(row.categories)} {why} on {when}."
+        else:
+            what = f"{row.action.replace('_', ' ')} ({row.resource.replace('_', ' ')})"
+            text = f"{org_name}: {what} on {when}."
+        entries.append(
+            {
+                "seq": row.seq,
+                "occurred_at": row.occurred_at,
+                "organisation_id": row.actor_org_id,
+                "organisation_name": orgs.get(row.actor_org_id) if row.actor_org_id else None,
+                "actor_role": row.actor_role,
+                "action": row.action,
+                "resource": row.resource,
+                "categories": row.categories,
+                "basis": row.basis,
+                "purpose": row.purpose,
+                "text": text,
+            }
+        )
+    gate.accessed(participant.id, action="read", resource="disclosure_log")
+    return entries, cursor
