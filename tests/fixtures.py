@@ -70,7 +70,7 @@ class World:
     def org(self, name: str, kind: OrgKind | str) -> Organisation:
         org = Organisation(name=f"{name} {uuid.uuid4().hex[:6]}", kind=OrgKind(kind))
         self.session.add(org)
-        self.session.flush()
+        self.session.commit()
         self.orgs[name] = org
         return org
 
@@ -89,7 +89,7 @@ class World:
             password_hash=FAST_HASH,
         )
         self.session.add(user)
-        self.session.flush()
+        self.session.commit()
         return user
 
     def token(
@@ -122,7 +122,7 @@ class World:
             secret_hash=FAST_HASH,
         )
         self.session.add(api_client)
-        self.session.flush()
+        self.session.commit()
         token = token_for_client(api_client, org).access_token
         return {"Authorization": f"Bearer {token}"}
 

@@ -42,33 +42,34 @@ def valid_nhs_number(value: str) -> bool:
 
 
 class _IdentifierChecks(SQLModel):
+    @field_validator(
+        "nhs_number", "prison_number", "probation_crn", mode="before", check_fields=False
+    )
+    @classmethod
+    def _normalise(cls, value: object) -> object:
+        # People write NHS numbers in groups ("943 476 5919") and prison numbers in any case.
+        if isinstance(value, str):
+            return value.replace(" ", "").upper()
+        return value
+
     @field_validator("nhs_number", check_fields=False)
     @classmethod
     def _nhs(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.replace(" ", "")
-        if not valid_nhs_number(value):
+        if value is not None and not valid_nhs_number(value):
             raise ValueError("not a valid NHS number (10 digits, modulus-11 check digit)")
         return value
 
     @field_validator("prison_number", check_fields=False)
     @classmethod
     def _prison(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.upper()
-        if not _PRISON_NUMBER.match(value):
+        if value is not None and not _PRISON_NUMBER.match(value):
             raise ValueError("not a valid prison number (format A1234BC)")
         return value
 
     @field_validator("probation_crn", check_fields=False)
     @classmethod
     def _crn(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.upper()
-        if not _CRN.match(value):
+        if value is not None and not _CRN.match(value):
             raise ValueError("not a valid probation CRN (format X123456)")
         return value
 
