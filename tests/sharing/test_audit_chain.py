@@ -1,5 +1,6 @@
 """The disclosure log's hash chain: any altered, inserted or deleted row is detected."""
 
+import itertools
 import uuid
 from typing import Any
 
@@ -114,5 +115,5 @@ def test_rows_are_ordered_and_linked(db: Session, chain: list[AccessEvent]) -> N
         .where(col(AccessEvent.seq).in_([r.seq for r in chain]))
         .order_by(col(AccessEvent.seq))
     ).all()
-    for before, after in zip(rows, rows[1:], strict=False):
+    for before, after in itertools.pairwise(rows):
         assert after.prev_hash == before.hash and after.seq == before.seq + 1
