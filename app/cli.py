@@ -223,7 +223,15 @@ def seed_demo(
 
     with _session() as session:
         if if_empty and session.exec(select(Organisation.id)).first() is not None:
-            _emit(as_json, {"seeded": False}, "database already has data; demo not seeded")
+            _emit(
+                as_json,
+                {"seeded": False},
+                "Database already has data; demo not seeded. Demo users (if this is the demo "
+                "database) sign in with the password 'demo-password-not-for-production', e.g.\n"
+                "  curl -s -X POST http://127.0.0.1:8000/api/v1/auth/token "
+                "-d grant_type=password -d username=coordinator "
+                "-d password=demo-password-not-for-production",
+            )
             return
         credentials = seed(session)
         session.commit()
