@@ -287,3 +287,7 @@ def _message(exc: Exception) -> str:
 def main() -> None:
     """Entry point of the console script."""
     cli()
+
+
+if __name__ == "__main__":
+    main()
