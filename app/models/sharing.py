@@ -26,8 +26,6 @@ class ProtocolBase(SQLModel):
     source_org_id: uuid.UUID | None = None
     recipient_org_kind: OrgKind | None = Field(default=None, sa_type=enum_type(OrgKind))
     recipient_org_id: uuid.UUID | None = None
-    categories: list[Category] = Field(sa_column=Column(JSON, nullable=False))
-    purposes: list[Purpose] = Field(sa_column=Column(JSON, nullable=False))
     lawful_basis: LawfulBasis = Field(sa_type=enum_type(LawfulBasis))
     effective_from: date
     effective_to: date | None = None
@@ -36,6 +34,9 @@ class ProtocolBase(SQLModel):
 
 class ProtocolWrite(ProtocolBase, InputModel):
     """The body of POST (new protocol) and PUT (new version of a protocol)."""
+
+    categories: list[Category]
+    purposes: list[Purpose]
 
     @field_validator("categories", "purposes")
     @classmethod
@@ -61,6 +62,8 @@ class SharingProtocol(ProtocolBase, table=True):
     __tablename__ = "sharing_protocols"
     __table_args__ = (UniqueConstraint("protocol_id", "version"),)
     row_id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    purposes: list[str] = Field(sa_column=Column(JSON, nullable=False))
     protocol_id: uuid.UUID = Field(index=True)
     version: int = 1
     is_current: bool = Field(default=True, index=True)
@@ -69,6 +72,8 @@ class SharingProtocol(ProtocolBase, table=True):
 
 
 class ProtocolRead(ProtocolBase):
+    categories: list[str]
+    purposes: list[str]
     protocol_id: uuid.UUID
     version: int
     is_current: bool

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select as sa_select
-from sqlalchemy import update
+from sqlalchemy import Table, bindparam, insert, update
 from sqlmodel import Session, col, select
 
 from app.models.audit import AccessEvent, AuditChainHead
@@ -81,24 +80,31 @@ def event_hash(values: dict[str, Any]) -> str:
     ).hexdigest()
 
 
-def _lock_head(session: Session) -> tuple[int, str]:
-    stmt = sa_select(col(AuditChainHead.seq), col(AuditChainHead.hash)).where(
-        col(AuditChainHead.id) == 1
-    )
-    if session.get_bind().dialect.name != "sqlite":
-        stmt = stmt.with_for_update()
-    row = session.execute(stmt).first()
-    if row is None:
-        raise RuntimeError("audit chain head missing: run the migrations")
-    return int(row[0]), str(row[1])
+_events: Table = AccessEvent.__table__  # type: ignore[attr-defined]
+_head: Table = AuditChainHead.__table__  # type: ignore[attr-defined]
+# Advancing the head takes its row lock (PostgreSQL) for the rest of the transaction; on
+# SQLite the BEGIN IMMEDIATE write lock already serialises appenders. It returns the new
+# last seq and the *previous* hash, which the new rows chain from.
+ADVANCE_HEAD_SQL = (
+    update(_head)
+    .where(_head.c.id == 1)
+    .values(seq=_head.c.seq + bindparam("n"))
+    .returning(_head.c.seq, _head.c.hash)
+)
+SET_HEAD_HASH_SQL = update(_head).where(_head.c.id == 1).values(hash=bindparam("new_hash"))
+INSERT_EVENTS_SQL = insert(_events)
 
 
-def append_events(session: Session, drafts: list[EventDraft]) -> list[AccessEvent]:
+def append_events(session: Session, drafts: list[EventDraft]) -> list[dict[str, Any]]:
     """Append the drafts to the chain, in order, in the session's transaction."""
     if not drafts:
         return []
-    seq, prev = _lock_head(session)
-    rows: list[AccessEvent] = []
+    conn = session.connection()
+    head = conn.execute(ADVANCE_HEAD_SQL, {"n": len(drafts)}).first()
+    if head is None:
+        raise RuntimeError("audit chain head missing: run the migrations")
+    seq, prev = int(head[0]) - len(drafts), str(head[1])
+    rows: list[dict[str, Any]] = []
     for draft in drafts:
         seq += 1
         values: dict[str, Any] = {
@@ -121,12 +127,9 @@ def append_events(session: Session, drafts: list[EventDraft]) -> list[AccessEven
         }
         values["hash"] = event_hash(values)
         prev = values["hash"]
-        rows.append(AccessEvent(**values))
-    session.add_all(rows)
-    session.execute(
-        update(AuditChainHead).where(col(AuditChainHead.id) == 1).values(seq=seq, hash=prev)
-    )
-    session.flush()
+        rows.append(values)
+    conn.execute(INSERT_EVENTS_SQL, rows)
+    conn.execute(SET_HEAD_HASH_SQL, {"new_hash": prev})
     return rows
 
 

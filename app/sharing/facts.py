@@ -1,11 +1,17 @@
-"""Load, in a few batched queries, the plain facts the pure decision needs."""
+"""Load, in a few batched queries, the plain facts the pure decision needs.
+
+The statements are built once at import time with bind parameters and run through SQLAlchemy
+Core (no ORM unit of work, no per-request expression building): they sit on the hot path
+of every protected read (docs/decisions/0001, `make bench`).
+"""
 
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import or_
-from sqlmodel import Session, col, select
+from sqlalchemy import Table, and_, bindparam, or_, select
+from sqlmodel import Session
 
 from app.auth.caller import Caller
 from app.models.break_glass import BreakGlassGrant
@@ -22,6 +28,80 @@ from app.sharing.decision import (
 )
 
 
+def _table(model: Any) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+_care = _table(CareTeamMember)
+_referrals = _table(Referral)
+_consents = _table(Consent)
+_grants = _table(BreakGlassGrant)
+_protocols = _table(SharingProtocol)
+_orgs = _table(Organisation)
+
+_PIDS: Any = bindparam("pids", expanding=True)
+
+CARE_TEAM_SQL = select(_care.c.participant_id).where(
+    _care.c.participant_id.in_(_PIDS),
+    _care.c.organisation_id == bindparam("org"),
+    _care.c.since <= bindparam("now"),
+    or_(_care.c.until.is_(None), _care.c.until > bindparam("now")),
+)
+OPEN_REFERRALS_SQL = select(_referrals.c.participant_id, _referrals.c.categories).where(
+    _referrals.c.participant_id.in_(_PIDS),
+    _referrals.c.to_org_id == bindparam("org"),
+    _referrals.c.status.in_([str(s) for s in OPEN_FOR_RECIPIENT]),
+)
+CONSENTS_SQL = select(
+    _consents.c.id,
+    _consents.c.participant_id,
+    _consents.c.categories,
+    _consents.c.recipient_org_ids,
+    _consents.c.recipient_org_kinds,
+    _consents.c.purposes,
+    _consents.c.given_at,
+    _consents.c.expires_at,
+    _consents.c.withdrawn_at,
+).where(_consents.c.participant_id.in_(_PIDS))
+GRANTS_SQL = select(
+    _grants.c.id,
+    _grants.c.participant_id,
+    _grants.c.actor,
+    _grants.c.categories,
+    _grants.c.expires_at,
+).where(
+    _grants.c.participant_id.in_(_PIDS),
+    _grants.c.actor == bindparam("actor"),
+    _grants.c.expires_at > bindparam("now"),
+)
+PROTOCOLS_SQL = select(
+    _protocols.c.protocol_id,
+    _protocols.c.version,
+    _protocols.c.name,
+    _protocols.c.source_org_id,
+    _protocols.c.source_org_kind,
+    _protocols.c.recipient_org_id,
+    _protocols.c.recipient_org_kind,
+    _protocols.c.categories,
+    _protocols.c.purposes,
+    _protocols.c.lawful_basis,
+    _protocols.c.effective_from,
+    _protocols.c.effective_to,
+).where(
+    and_(
+        _protocols.c.is_current.is_(True),
+        or_(
+            _protocols.c.recipient_org_id == bindparam("org"),
+            _protocols.c.recipient_org_kind == bindparam("org_kind"),
+        ),
+    )
+)
+ORG_KINDS_SQL = select(_orgs.c.id, _orgs.c.kind).where(
+    _orgs.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
 def caller_facts(caller: Caller) -> CallerFacts:
     """The decision's view of the caller."""
     return CallerFacts(
@@ -34,8 +114,8 @@ def caller_facts(caller: Caller) -> CallerFacts:
     )
 
 
-def protocol_facts(row: SharingProtocol) -> ProtocolFacts:
-    """A protocol version as plain facts."""
+def protocol_facts(row: Any) -> ProtocolFacts:
+    """A protocol version (row or model) as plain facts."""
     return ProtocolFacts(
         protocol_id=row.protocol_id,
         version=row.version,
@@ -52,8 +132,8 @@ def protocol_facts(row: SharingProtocol) -> ProtocolFacts:
     )
 
 
-def consent_facts(row: Consent) -> ConsentFacts:
-    """A consent record as plain facts."""
+def consent_facts(row: Any) -> ConsentFacts:
+    """A consent (row or model) as plain facts."""
     return ConsentFacts(
         consent_id=row.id,
         categories=frozenset(row.categories),
@@ -68,15 +148,9 @@ def consent_facts(row: Consent) -> ConsentFacts:
 
 def load_protocols_for(session: Session, caller: Caller) -> tuple[ProtocolFacts, ...]:
     """Current protocol versions whose recipient is the caller's organisation or its kind."""
-    rows = session.exec(
-        select(SharingProtocol).where(
-            col(SharingProtocol.is_current).is_(True),
-            or_(
-                col(SharingProtocol.recipient_org_id) == caller.org_id,
-                col(SharingProtocol.recipient_org_kind) == caller.org_kind,
-            ),
-        )
-    ).all()
+    rows = session.connection().execute(
+        PROTOCOLS_SQL, {"org": caller.org_id, "org_kind": str(caller.org_kind)}
+    )
     return tuple(protocol_facts(r) for r in rows)
 
 
@@ -91,36 +165,17 @@ def load_participant_facts(
     ids = list(dict.fromkeys(participant_ids))
     if not ids:
         return {}
-    care = set(
-        session.exec(
-            select(CareTeamMember.participant_id).where(
-                col(CareTeamMember.participant_id).in_(ids),
-                CareTeamMember.organisation_id == caller.org_id,
-                CareTeamMember.since <= now,
-                or_(col(CareTeamMember.until).is_(None), col(CareTeamMember.until) > now),
-            )
-        ).all()
-    )
+    conn = session.connection()
+    params = {"pids": ids, "org": caller.org_id, "now": now, "actor": caller.subject}
+    care = {row.participant_id for row in conn.execute(CARE_TEAM_SQL, params)}
     referral_categories: dict[uuid.UUID, set[str]] = {}
-    for pid, categories in session.exec(
-        select(Referral.participant_id, Referral.categories).where(
-            col(Referral.participant_id).in_(ids),
-            Referral.to_org_id == caller.org_id,
-            col(Referral.status).in_(list(OPEN_FOR_RECIPIENT)),
-        )
-    ).all():
-        referral_categories.setdefault(pid, set()).update(categories)
+    for row in conn.execute(OPEN_REFERRALS_SQL, params):
+        referral_categories.setdefault(row.participant_id, set()).update(row.categories)
     consents: dict[uuid.UUID, list[ConsentFacts]] = {}
-    for consent in session.exec(select(Consent).where(col(Consent.participant_id).in_(ids))):
+    for consent in conn.execute(CONSENTS_SQL, params):
         consents.setdefault(consent.participant_id, []).append(consent_facts(consent))
     grants: dict[uuid.UUID, list[GrantFacts]] = {}
-    for grant in session.exec(
-        select(BreakGlassGrant).where(
-            col(BreakGlassGrant.participant_id).in_(ids),
-            BreakGlassGrant.actor == caller.subject,
-            col(BreakGlassGrant.expires_at) > now,
-        )
-    ):
+    for grant in conn.execute(GRANTS_SQL, params):
         grants.setdefault(grant.participant_id, []).append(
             GrantFacts(grant.id, grant.actor, frozenset(grant.categories), grant.expires_at)
         )
@@ -144,7 +199,5 @@ def load_org_kinds(session: Session, org_ids: Iterable[uuid.UUID]) -> dict[uuid.
     ids = list(set(org_ids))
     if not ids:
         return {}
-    rows = session.exec(
-        select(Organisation.id, Organisation.kind).where(col(Organisation.id).in_(ids))
-    ).all()
-    return {org_id: str(kind) for org_id, kind in rows}
+    rows = session.connection().execute(ORG_KINDS_SQL, {"ids": ids})
+    return {row.id: str(row.kind) for row in rows}

@@ -41,7 +41,7 @@ def _unguard(session: Session) -> None:
 
 
 @pytest.fixture
-def chain(db: Session) -> list[AccessEvent]:
+def chain(db: Session) -> list[dict[str, Any]]:
     before = verify_chain(db)
     assert before.ok
     rows = append_events(db, _drafts(6))
@@ -49,23 +49,23 @@ def chain(db: Session) -> list[AccessEvent]:
     return rows
 
 
-def test_intact_chain_verifies(db: Session, chain: list[AccessEvent]) -> None:
+def test_intact_chain_verifies(db: Session, chain: list[dict[str, Any]]) -> None:
     result = verify_chain(db)
     assert result.ok and result.rows >= 6
 
 
-def test_altered_row_is_detected(db: Session, chain: list[AccessEvent]) -> None:
+def test_altered_row_is_detected(db: Session, chain: list[dict[str, Any]]) -> None:
     _unguard(db)
-    target = chain[2].seq
+    target = chain[2]["seq"]
     db.execute(text("UPDATE access_events SET outcome = 'denied' WHERE seq = :s"), {"s": target})
     db.expire_all()
     result = verify_chain(db)
     assert not result.ok and result.first_broken_seq == target
 
 
-def test_deleted_row_is_detected(db: Session, chain: list[AccessEvent]) -> None:
+def test_deleted_row_is_detected(db: Session, chain: list[dict[str, Any]]) -> None:
     _unguard(db)
-    target = chain[3].seq
+    target = chain[3]["seq"]
     db.execute(text("DELETE FROM access_events WHERE seq = :s"), {"s": target})
     db.expire_all()
     result = verify_chain(db)
@@ -73,32 +73,32 @@ def test_deleted_row_is_detected(db: Session, chain: list[AccessEvent]) -> None:
 
 
 def test_replaced_row_with_valid_own_hash_is_detected(
-    db: Session, chain: list[AccessEvent]
+    db: Session, chain: list[dict[str, Any]]
 ) -> None:
     """A forger who recomputes the row's own hash still breaks the link to the next row."""
     _unguard(db)
     victim = chain[1]
-    values: dict[str, Any] = victim.model_dump()
+    values: dict[str, Any] = dict(victim)
     values["categories"] = []  # hide that risk information was disclosed
     values["hash"] = event_hash(values)
-    db.execute(text("DELETE FROM access_events WHERE seq = :s"), {"s": victim.seq})
+    db.execute(text("DELETE FROM access_events WHERE seq = :s"), {"s": victim["seq"]})
     db.flush()
     db.expunge_all()
     db.add(AccessEvent(**values))
     db.flush()
     db.expire_all()
     result = verify_chain(db)
-    assert not result.ok and result.first_broken_seq == victim.seq + 1
+    assert not result.ok and result.first_broken_seq == victim["seq"] + 1
 
 
-def test_removed_tail_is_detected(db: Session, chain: list[AccessEvent]) -> None:
+def test_removed_tail_is_detected(db: Session, chain: list[dict[str, Any]]) -> None:
     _unguard(db)
-    db.execute(text("DELETE FROM access_events WHERE seq = :s"), {"s": chain[-1].seq})
+    db.execute(text("DELETE FROM access_events WHERE seq = :s"), {"s": chain[-1]["seq"]})
     db.expire_all()
     assert not verify_chain(db).ok
 
 
-def test_database_refuses_update_and_delete(db: Session, chain: list[AccessEvent]) -> None:
+def test_database_refuses_update_and_delete(db: Session, chain: list[dict[str, Any]]) -> None:
     from sqlalchemy.exc import DBAPIError
 
     for statement in (
@@ -106,13 +106,13 @@ def test_database_refuses_update_and_delete(db: Session, chain: list[AccessEvent
         "DELETE FROM access_events WHERE seq = :s",
     ):
         with pytest.raises(DBAPIError), db.begin_nested():
-            db.execute(text(statement), {"s": chain[0].seq})
+            db.execute(text(statement), {"s": chain[0]["seq"]})
 
 
-def test_rows_are_ordered_and_linked(db: Session, chain: list[AccessEvent]) -> None:
+def test_rows_are_ordered_and_linked(db: Session, chain: list[dict[str, Any]]) -> None:
     rows = db.exec(
         select(AccessEvent)
-        .where(col(AccessEvent.seq).in_([r.seq for r in chain]))
+        .where(col(AccessEvent.seq).in_([r["seq"] for r in chain]))
         .order_by(col(AccessEvent.seq))
     ).all()
     for before, after in itertools.pairwise(rows):
