@@ -38,11 +38,11 @@ def review_count(gate: SharingGate, plan: Plan) -> int:
 def list_reviews(
     gate: SharingGate, participant_id: uuid.UUID, paging: PageParams
 ) -> RecordPage[ReviewRead]:
-    """Reviews of the plan the caller may see, newest first."""
+    """Reviews of the plan the caller may see, most recently recorded first."""
     gate.participant(participant_id, action="list", resource="review")
     stmt = select(Review).where(Review.participant_id == participant_id)
     rows, cursor = paginate(
-        gate.session, stmt, [Review.held_on, Review.id], paging, descending=True
+        gate.session, stmt, [Review.created_at, Review.id], paging, descending=True
     )
     shown, withheld = gate.filter_records(
         participant_id,
