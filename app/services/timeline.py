@@ -109,7 +109,7 @@ def timeline(
     entries = union_all(*parts).subquery("timeline")
     rows, cursor = paginate(
         gate.session,
-        select(entries),
+        select(entries.c.kind, entries.c.id, entries.c.at),
         [entries.c.at, entries.c.kind, entries.c.id],
         paging,
         descending=True,
