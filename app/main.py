@@ -10,13 +10,17 @@ from app.core.middleware import BodySizeLimitMiddleware, RequestContextMiddlewar
 from app.core.settings import Settings, get_settings
 from app.routers import (
     admin,
+    appointments,
     auth,
     break_glass,
     health,
     notices,
     participants,
+    plan,
     protocols,
+    records,
     sharing,
+    timeline,
 )
 
 API_DESCRIPTION = """
@@ -44,8 +48,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     install_error_handlers(app)
-    for module in (health, auth, admin, participants, sharing, protocols, break_glass, notices):
+    for module in (
+        health,
+        auth,
+        admin,
+        participants,
+        sharing,
+        protocols,
+        break_glass,
+        notices,
+        plan,
+        appointments,
+        records,
+        timeline,
+    ):
         app.include_router(module.router)
+    app.include_router(appointments.worklists)
     app.include_router(auth.well_known)
     if settings.cors_origins:
         app.add_middleware(

@@ -1,12 +1,16 @@
 """The SQLModel tables; importing this package registers every table on the metadata."""
 
 from app.models import (  # noqa: F401
+    appointment,
     audit,
     break_glass,
     idempotency,
     notice,
     organisation,
     participant,
+    plan,
     referral,
+    risk,
+    screening,
     sharing,
 )

@@ -1,0 +1,31 @@
+"""The participant's timeline across the shared care record."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from app.auth.guards import AUTH_ERRORS
+from app.core.errors import NotFound, error_responses
+from app.core.pagination import PageParams, page_params
+from app.models.listing import RecordPage
+from app.models.timeline import TimelineEntry
+from app.services import timeline as service
+from app.sharing.deps import RecordsRead
+
+router = APIRouter(prefix="/api/v1/participants", tags=["timeline"], responses=AUTH_ERRORS)
+
+
+@router.get(
+    "/{participant_id}/timeline",
+    response_model=RecordPage[TimelineEntry],
+    responses=error_responses(NotFound),
+)
+async def read_timeline(
+    gate: RecordsRead,
+    participant_id: uuid.UUID,
+    paging: Annotated[PageParams, Depends(page_params)],
+) -> RecordPage[TimelineEntry]:
+    """Everything the caller may see about the participant, newest first; withheld
+    records appear only as counts per category with the reason."""
+    return service.timeline(gate, participant_id, paging)

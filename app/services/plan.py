@@ -1,0 +1,415 @@
+"""The shared action plan: reading it through the sharing gate, goals and their steps.
+
+Every goal and step is a whole record of category `plan`; what a caller sees is decided by
+the gate per record (by its recording organisation). Who may *change* the plan is a
+separate, smaller policy (`may_edit_plan`): the plan's recording organisation and the
+lead/contributor organisations of the care team. The owner of a step (an organisation,
+or the participant for steps they own) may record its status and outcome.
+"""
+
+import uuid
+from datetime import date
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.etags import check_if_match, etag_for
+from app.models.base import utcnow
+from app.models.listing import WithheldCountRead
+from app.models.organisation import Organisation, User
+from app.models.participant import CareRole, CareTeamMember
+from app.models.plan import (
+    ACTION_TRANSITIONS,
+    ORG_OWNER_KINDS,
+    OUTCOME_FIELDS,
+    Action,
+    ActionCreate,
+    ActionRead,
+    ActionStatus,
+    ActionUpdate,
+    Goal,
+    GoalCreate,
+    GoalRead,
+    GoalUpdate,
+    OwnerKind,
+    Plan,
+    PlanRead,
+    WorkbookRead,
+    WorkbookStep,
+)
+from app.sharing.categories import Category
+from app.sharing.gate import SharingGate, WithheldCount
+
+EDITING_ROLES = frozenset({CareRole.lead, CareRole.contributor})
+
+
+def action_read(action: Action) -> ActionRead:
+    """The API shape of a step, with its ETag."""
+    return ActionRead.model_validate(action, update={"etag": etag_for("action", action.version)})
+
+
+def goal_read(goal: Goal, actions: list[Action]) -> GoalRead:
+    """The API shape of a goal with the given steps, with its ETag."""
+    body = GoalRead.model_validate(goal, update={"etag": etag_for("goal", goal.version)})
+    body.actions = [action_read(a) for a in actions]
+    return body
+
+
+def merge_withheld(*groups: list[WithheldCount]) -> list[WithheldCountRead]:
+    """Withheld counts from several filters, summed per category and reason."""
+    totals: dict[tuple[str, str], int] = {}
+    for group in groups:
+        for item in group:
+            key = (item.category, item.reason)
+            totals[key] = totals.get(key, 0) + item.count
+    return [
+        WithheldCountRead(category=c, reason=r, count=n) for (c, r), n in sorted(totals.items())
+    ]
+
+
+def current_plan(
+    gate: SharingGate, participant_id: uuid.UUID, *, lock: bool = False
+) -> Plan | None:
+    """The participant's plan (row-locked for a write when `lock`), or None."""
+    stmt = select(Plan).where(Plan.participant_id == participant_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return gate.session.exec(stmt).first()
+
+
+def may_edit_plan(gate: SharingGate, participant_id: uuid.UUID, plan: Plan | None) -> bool:
+    """True when the caller's organisation may change goals and steps of this plan."""
+    caller = gate.caller
+    if caller.is_participant:
+        return False
+    if plan is not None and plan.source_org_id == caller.org_id:
+        return True
+    member = gate.session.exec(
+        select(CareTeamMember.id).where(
+            CareTeamMember.participant_id == participant_id,
+            CareTeamMember.organisation_id == caller.org_id,
+            col(CareTeamMember.role).in_(list(EDITING_ROLES)),
+            CareTeamMember.since <= gate.now,
+            (col(CareTeamMember.until).is_(None)) | (col(CareTeamMember.until) > gate.now),
+        )
+    ).first()
+    return member is not None
+
+
+def _require_editor(gate: SharingGate, participant_id: uuid.UUID, plan: Plan | None) -> None:
+    if not may_edit_plan(gate, participant_id, plan):
+        raise Forbidden("Only the care team's lead and contributing organisations edit the plan.")
+
+
+def _visible_plan(
+    gate: SharingGate, participant_id: uuid.UUID, resource: str
+) -> tuple[Plan | None, list[GoalRead], list[ActionRead], list[WithheldCountRead]]:
+    """The plan, its visible goals (with visible steps), visible orphan steps, withheld."""
+    plan = current_plan(gate, participant_id)
+    if plan is None:
+        return None, [], [], []
+    goals = gate.session.exec(
+        select(Goal)
+        .where(Goal.plan_id == plan.id)
+        .order_by(col(Goal.priority), col(Goal.created_at), col(Goal.id))
+    ).all()
+    actions = gate.session.exec(
+        select(Action)
+        .where(Action.plan_id == plan.id)
+        .order_by(col(Action.due_date).is_(None), col(Action.due_date), col(Action.created_at))
+    ).all()
+    source = lambda r: r.source_org_id  # noqa: E731
+    shown_goals, goals_withheld = gate.filter_records(
+        participant_id, goals, Category.plan, source, resource=resource
+    )
+    shown_actions, actions_withheld = gate.filter_records(
+        participant_id, actions, Category.plan, source, resource=resource
+    )
+    by_goal: dict[uuid.UUID, list[Action]] = {}
+    for action in shown_actions:
+        by_goal.setdefault(action.goal_id, []).append(action)
+    shown_ids = {g.id for g in shown_goals}
+    orphans = [action_read(a) for a in shown_actions if a.goal_id not in shown_ids]
+    reads = [goal_read(g, by_goal.get(g.id, [])) for g in shown_goals]
+    return plan, reads, orphans, merge_withheld(goals_withheld, actions_withheld)
+
+
+def read_plan(gate: SharingGate, participant_id: uuid.UUID) -> PlanRead:
+    """The current plan as the caller may see it."""
+    gate.participant(participant_id, resource="plan")
+    plan, goals, orphans, withheld = _visible_plan(gate, participant_id, "plan")
+    from app.services.plan_reviews import review_count
+
+    return PlanRead(
+        participant_id=participant_id,
+        id=plan.id if plan else None,
+        source_org_id=plan.source_org_id if plan else None,
+        version=plan.version if plan else 0,
+        reviews=review_count(gate, plan) if plan else 0,
+        goals=goals,
+        steps_without_visible_goal=orphans,
+        withheld=withheld,
+    )
+
+
+def workbook(gate: SharingGate, participant_id: uuid.UUID) -> WorkbookRead:
+    """The participant's workbook: their goals, and the steps they own by due date."""
+    gate.participant(participant_id, resource="workbook")
+    _plan, goals, _orphans, withheld = _visible_plan(gate, participant_id, "workbook")
+    today = gate.now.date()
+    steps = [
+        WorkbookStep(
+            action=action,
+            goal_id=goal.id,
+            goal_title=goal.title,
+            overdue=action.status == ActionStatus.planned
+            and action.due_date is not None
+            and action.due_date < today,
+        )
+        for goal in goals
+        for action in goal.actions
+        if action.owner_kind == OwnerKind.participant
+    ]
+    steps.sort(key=lambda s: (s.action.due_date is None, s.action.due_date or date.max))
+    return WorkbookRead(
+        participant_id=participant_id, goals=goals, my_steps=steps, withheld=withheld
+    )
+
+
+def _plan_for_write(gate: SharingGate, participant_id: uuid.UUID) -> Plan:
+    """The participant's plan, locked; created (recorded by the caller) when there is none."""
+    plan = current_plan(gate, participant_id, lock=True)
+    if plan is not None:
+        return plan
+    _require_editor(gate, participant_id, None)
+    plan = Plan(participant_id=participant_id, source_org_id=gate.caller.org_id)
+    gate.session.add(plan)
+    try:
+        with gate.session.begin_nested():
+            gate.session.flush()
+    except IntegrityError:
+        # Another request created it first: use theirs.
+        plan = current_plan(gate, participant_id, lock=True)
+        if plan is None:
+            raise Conflict("The plan is being created; retry.") from None
+    return plan
+
+
+def _touch_plan(gate: SharingGate, plan: Plan) -> None:
+    plan.version += 1
+    plan.updated_at = utcnow()
+    gate.session.add(plan)
+
+
+def create_goal(gate: SharingGate, participant_id: uuid.UUID, data: GoalCreate) -> GoalRead:
+    """Add a goal to the participant's plan (creating the plan if needed)."""
+    gate.participant(participant_id, action="create", resource="goal")
+    if gate.caller.is_participant:
+        raise Forbidden("Agree new goals with your practitioner; you record your own steps.")
+    plan = _plan_for_write(gate, participant_id)
+    _require_editor(gate, participant_id, plan)
+    goal = Goal(
+        **data.model_dump(),
+        plan_id=plan.id,
+        participant_id=participant_id,
+        source_org_id=gate.caller.org_id,
+        created_by=gate.caller.subject,
+    )
+    gate.session.add(goal)
+    _touch_plan(gate, plan)
+    gate.session.flush()
+    gate.wrote(
+        participant_id, [Category.plan], action="create", resource="goal", resource_id=str(goal.id)
+    )
+    return goal_read(goal, [])
+
+
+def _locked(gate: SharingGate, model: Any, record_id: uuid.UUID, participant_id: uuid.UUID) -> Any:
+    row = gate.session.exec(
+        select(model)
+        .where(model.id == record_id, model.participant_id == participant_id)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound("No such record.")
+    return row
+
+
+def update_goal(
+    gate: SharingGate,
+    participant_id: uuid.UUID,
+    goal_id: uuid.UUID,
+    data: GoalUpdate,
+    if_match: str | None,
+) -> GoalRead:
+    """Change a goal (If-Match on the goal's ETag; no lost updates)."""
+    gate.participant(participant_id, action="update", resource="goal")
+    plan = current_plan(gate, participant_id, lock=True)
+    goal: Goal = _locked(gate, Goal, goal_id, participant_id)
+    gate.require(
+        participant_id,
+        Category.plan,
+        goal.source_org_id,
+        action="update",
+        resource="goal",
+        resource_id=str(goal.id),
+    )
+    _require_editor(gate, participant_id, plan)
+    check_if_match(if_match, "goal", goal.version)
+    changes = data.model_dump(exclude_unset=True)
+    if not changes or any(changes.get(k, "") is None for k in changes):
+        raise Unprocessable("Send at least one field to change, and no nulls.")
+    for name, value in changes.items():
+        setattr(goal, name, value)
+    goal.version += 1
+    goal.updated_at = utcnow()
+    gate.session.add(goal)
+    if plan is not None:
+        _touch_plan(gate, plan)
+    gate.session.flush()
+    gate.wrote(
+        participant_id, [Category.plan], action="update", resource="goal", resource_id=str(goal.id)
+    )
+    actions, _ = gate.filter_records(
+        participant_id,
+        gate.session.exec(select(Action).where(Action.goal_id == goal.id)).all(),
+        Category.plan,
+        lambda a: a.source_org_id,
+        resource="goal",
+        action="update",
+    )
+    return goal_read(goal, actions)
+
+
+def _check_owner(
+    gate: SharingGate, kind: OwnerKind, org_id: uuid.UUID | None, user_id: uuid.UUID | None
+) -> None:
+    if kind in ORG_OWNER_KINDS and org_id is None:
+        raise Unprocessable("A practitioner or other professional owner needs owner_org_id.")
+    if kind == OwnerKind.participant and (org_id or user_id):
+        raise Unprocessable("A step the participant owns names no owner organisation or user.")
+    if org_id is not None:
+        org = gate.session.get(Organisation, org_id)
+        if org is None or not org.active:
+            raise Unprocessable("owner_org_id is not an active organisation.")
+    if user_id is not None:
+        user = gate.session.get(User, user_id)
+        if user is None or user.organisation_id != org_id:
+            raise Unprocessable("owner_user_id must be a user of owner_org_id.")
+
+
+def create_action(gate: SharingGate, participant_id: uuid.UUID, data: ActionCreate) -> ActionRead:
+    """Add a step towards one of the plan's goals."""
+    gate.participant(participant_id, action="create", resource="action")
+    if gate.caller.is_participant:
+        raise Forbidden("Agree new steps with your practitioner; you record your own steps.")
+    plan = current_plan(gate, participant_id, lock=True)
+    goal = gate.session.exec(
+        select(Goal).where(Goal.id == data.goal_id, Goal.participant_id == participant_id)
+    ).first()
+    if goal is None or plan is None:
+        raise Unprocessable("goal_id is not a goal of this participant's plan.")
+    gate.require(
+        participant_id,
+        Category.plan,
+        goal.source_org_id,
+        action="create",
+        resource="action",
+        resource_id=str(goal.id),
+    )
+    _require_editor(gate, participant_id, plan)
+    _check_owner(gate, data.owner_kind, data.owner_org_id, data.owner_user_id)
+    action = Action(
+        **data.model_dump(),
+        plan_id=plan.id,
+        participant_id=participant_id,
+        source_org_id=gate.caller.org_id,
+        created_by=gate.caller.subject,
+    )
+    gate.session.add(action)
+    _touch_plan(gate, plan)
+    gate.session.flush()
+    gate.wrote(
+        participant_id,
+        [Category.plan],
+        action="create",
+        resource="action",
+        resource_id=str(action.id),
+    )
+    return action_read(action)
+
+
+def _outcome_only(gate: SharingGate, action: Action, plan: Plan | None) -> bool:
+    """False for plan editors; True for a step's owner; 403 for anyone else."""
+    caller = gate.caller
+    if may_edit_plan(gate, action.participant_id, plan):
+        return False
+    if caller.is_participant and action.owner_kind == OwnerKind.participant:
+        return True
+    if not caller.is_participant and action.owner_org_id == caller.org_id:
+        return True
+    raise Forbidden("Only plan editors and the step's owner update this step.")
+
+
+def update_action(
+    gate: SharingGate,
+    participant_id: uuid.UUID,
+    action_id: uuid.UUID,
+    data: ActionUpdate,
+    if_match: str | None,
+) -> ActionRead:
+    """Change a step; its owner may change only status and outcome (If-Match required)."""
+    gate.participant(participant_id, action="update", resource="action")
+    plan = current_plan(gate, participant_id, lock=True)
+    action: Action = _locked(gate, Action, action_id, participant_id)
+    gate.require(
+        participant_id,
+        Category.plan,
+        action.source_org_id,
+        action="update",
+        resource="action",
+        resource_id=str(action.id),
+    )
+    changes = data.model_dump(exclude_unset=True)
+    if _outcome_only(gate, action, plan) and set(changes) - OUTCOME_FIELDS:
+        raise Forbidden("As the step's owner you may change only its status and outcome_note.")
+    check_if_match(if_match, "action", action.version)
+    if not changes:
+        raise Unprocessable("The request changes nothing.")
+    if "status" in changes:
+        new = ActionStatus(changes["status"]) if changes["status"] else None
+        if new is None:
+            raise Unprocessable("status cannot be null.")
+        if new != action.status and new not in ACTION_TRANSITIONS[action.status]:
+            raise Conflict(f"A step cannot move from {action.status} to {new}.")
+    note = changes.get("outcome_note", action.outcome_note)
+    if changes.get("status") == ActionStatus.not_done and not note:
+        raise Unprocessable("Say why the step was not done (outcome_note).")
+    if changes.get("owner_kind", "") is None or changes.get("description", "") is None:
+        raise Unprocessable("owner_kind and description cannot be null.")
+    kind = OwnerKind(changes.get("owner_kind", action.owner_kind))
+    owner_org = changes.get("owner_org_id", action.owner_org_id)
+    owner_user = changes.get("owner_user_id", action.owner_user_id)
+    if {"owner_kind", "owner_org_id", "owner_user_id"} & set(changes):
+        _check_owner(gate, kind, owner_org, owner_user)
+    for name, value in changes.items():
+        setattr(action, name, value)
+    if OUTCOME_FIELDS & set(changes):
+        action.outcome_recorded_at = utcnow()
+        action.outcome_recorded_by = gate.caller.subject
+    action.version += 1
+    action.updated_at = utcnow()
+    gate.session.add(action)
+    if plan is not None:
+        _touch_plan(gate, plan)
+    gate.session.flush()
+    gate.wrote(
+        participant_id,
+        [Category.plan],
+        action="update",
+        resource="action",
+        resource_id=str(action.id),
+    )
+    return action_read(action)

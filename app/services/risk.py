@@ -1,0 +1,111 @@
+"""Risk alerts: raised and closed by practitioners, read through the sharing gate."""
+
+import uuid
+
+from sqlmodel import select
+
+from app.core.errors import Conflict, Forbidden, NotFound
+from app.core.pagination import PageParams, paginate
+from app.models.base import utcnow
+from app.models.listing import RecordPage
+from app.models.risk import AlertStatus, RiskAlert, RiskAlertClose, RiskAlertCreate, RiskAlertRead
+from app.services.plan import merge_withheld
+from app.sharing.categories import Category
+from app.sharing.gate import SharingGate
+
+
+def list_alerts(
+    gate: SharingGate,
+    participant_id: uuid.UUID,
+    paging: PageParams,
+    status: AlertStatus | None = None,
+) -> RecordPage[RiskAlertRead]:
+    """The participant's risk alerts the caller may see, newest first."""
+    gate.participant(participant_id, action="list", resource="risk_alert")
+    stmt = select(RiskAlert).where(RiskAlert.participant_id == participant_id)
+    if status is not None:
+        stmt = stmt.where(RiskAlert.status == status)
+    rows, cursor = paginate(
+        gate.session, stmt, [RiskAlert.raised_at, RiskAlert.id], paging, descending=True
+    )
+    shown, withheld = gate.filter_records(
+        participant_id,
+        rows,
+        Category.risk,
+        lambda a: a.source_org_id,
+        resource="risk_alert",
+        action="list",
+    )
+    return RecordPage(
+        items=[RiskAlertRead.model_validate(a) for a in shown],
+        next_cursor=cursor,
+        withheld=merge_withheld(withheld),
+    )
+
+
+def raise_alert(
+    gate: SharingGate, participant_id: uuid.UUID, data: RiskAlertCreate
+) -> RiskAlertRead:
+    """Raise a risk alert, recorded by the caller's organisation."""
+    gate.participant(participant_id, action="create", resource="risk_alert")
+    if gate.caller.is_participant:
+        raise Forbidden("Participants do not raise risk alerts.")
+    alert = RiskAlert(
+        **data.model_dump(),
+        participant_id=participant_id,
+        source_org_id=gate.caller.org_id,
+        raised_by=gate.caller.subject,
+    )
+    gate.session.add(alert)
+    gate.session.flush()
+    gate.wrote(
+        participant_id,
+        [Category.risk],
+        action="create",
+        resource="risk_alert",
+        resource_id=str(alert.id),
+    )
+    return RiskAlertRead.model_validate(alert)
+
+
+def close_alert(
+    gate: SharingGate, participant_id: uuid.UUID, alert_id: uuid.UUID, data: RiskAlertClose
+) -> RiskAlertRead:
+    """Close an active alert with a reason (the raising organisation or the care team)."""
+    gate.participant(participant_id, action="close", resource="risk_alert")
+    alert = gate.session.exec(
+        select(RiskAlert)
+        .where(RiskAlert.id == alert_id, RiskAlert.participant_id == participant_id)
+        .with_for_update()
+    ).first()
+    if alert is None:
+        raise NotFound("No such record.")
+    gate.require(
+        participant_id,
+        Category.risk,
+        alert.source_org_id,
+        action="close",
+        resource="risk_alert",
+        resource_id=str(alert.id),
+    )
+    caller = gate.caller
+    if caller.is_participant or (
+        alert.source_org_id != caller.org_id and not gate.facts(participant_id).care_team
+    ):
+        raise Forbidden("Only the raising organisation and the care team close an alert.")
+    if alert.status == AlertStatus.closed:
+        raise Conflict("The alert is already closed.")
+    alert.status = AlertStatus.closed
+    alert.closed_at = utcnow()
+    alert.closed_by = caller.subject
+    alert.close_reason = data.reason
+    gate.session.add(alert)
+    gate.session.flush()
+    gate.wrote(
+        participant_id,
+        [Category.risk],
+        action="close",
+        resource="risk_alert",
+        resource_id=str(alert.id),
+    )
+    return RiskAlertRead.model_validate(alert)
