@@ -8,7 +8,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from app.core.errors import install_error_handlers
 from app.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.core.settings import Settings, get_settings
-from app.routers import admin, auth, health, participants
+from app.routers import admin, auth, directory, health, participants, referrals, release
 
 API_DESCRIPTION = """
 Interagency data sharing for continuity of mental-health care for people leaving prison.
@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     install_error_handlers(app)
-    for module in (health, auth, admin, participants):
+    for module in (health, auth, admin, participants, directory, referrals, release):
         app.include_router(module.router)
     app.include_router(auth.well_known)
     if settings.cors_origins:

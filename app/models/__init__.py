@@ -3,6 +3,7 @@
 from app.models import (  # noqa: F401
     audit,
     break_glass,
+    directory,
     idempotency,
     notice,
     organisation,
