@@ -35,7 +35,8 @@ from app.sharing.categories import Category
 from app.sharing.gate import SharingGate
 
 RESOURCE = "referral"
-_LOAD = object()  # referral_view: look the participant's release date up
+_LOAD = object()
+_LIFECYCLE_ORDER = list(ReferralStatus)  # referral_view: look the participant's release date up
 
 
 def visibility_basis(gate: SharingGate, referral: Referral) -> str | None:
@@ -95,10 +96,11 @@ def referral_view(
     body["transitions"] = []
     if with_transitions:
         rows = gate.session.exec(
-            select(ReferralTransition)
-            .where(ReferralTransition.referral_id == referral.id)
-            .order_by(col(ReferralTransition.at), col(ReferralTransition.id))
+            select(ReferralTransition).where(ReferralTransition.referral_id == referral.id)
         ).all()
+        # Transitions in one request share a timestamp; the lifecycle only moves forward,
+        # so the target status breaks the tie.
+        rows = sorted(rows, key=lambda r: (r.at, _LIFECYCLE_ORDER.index(r.to_status)))
         body["transitions"] = [r.model_dump() for r in rows]
     return body
 
