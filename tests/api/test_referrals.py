@@ -270,3 +270,45 @@ def test_transition_count_matches_rows(rw: ReferralWorld) -> None:
         "submitted",
         "accepted",
     ]
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(
+        "extra",
+        [
+            {"to_org_id": str(uuid.uuid4())},
+            {"to_org_id": None, "service_id": str(uuid.uuid4())},
+            {"to_org_id": None},
+            {"categories": []},
+            {"categories": ["gossip"]},
+            {"urgency": "whenever"},
+            {"requested_by_date": "soon"},
+        ],
+    )
+    def test_problem_422_never_500(self, rw: ReferralWorld, extra: dict[str, object]) -> None:
+        res = rw.client.post(URL, json=rw.body(**extra), headers=rw.referrer())
+        assert res.status_code == 422, res.text
+        assert res.headers["content-type"] == "application/problem+json"
+
+    def test_service_not_accepting_referrals_422(self, rw: ReferralWorld) -> None:
+        from app.models.directory import Service, Setting
+
+        service = Service(
+            provider_org_id=rw.housing.id, name="Drop-in only", setting=Setting.community,
+            categories=["housing"], exclusions=[], criminal_record_exclusions=[],
+            accepts_throughcare_referrals=False, created_by="test",
+        )  # fmt: skip
+        rw.db.add(service)
+        rw.db.commit()
+        res = rw.client.post(
+            URL, json=rw.body(to_org_id=None, service_id=str(service.id)), headers=rw.referrer()
+        )
+        assert res.status_code == 422
+        service.accepts_throughcare_referrals = True
+        rw.db.add(service)
+        rw.db.commit()
+        ok = rw.client.post(
+            URL, json=rw.body(to_org_id=None, service_id=str(service.id)), headers=rw.referrer()
+        )
+        assert ok.status_code == 201
+        assert ok.json()["to_org_id"] == str(rw.housing.id)
