@@ -13,12 +13,15 @@ from app.routers import (
     appointments,
     auth,
     break_glass,
+    directory,
     health,
     notices,
     participants,
     plan,
     protocols,
     records,
+    referrals,
+    release,
     sharing,
     timeline,
 )
@@ -61,6 +64,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         appointments,
         records,
         timeline,
+        directory,
+        referrals,
+        release,
     ):
         app.include_router(module.router)
     app.include_router(appointments.worklists)

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     break_glass_minutes: int = Field(default=60, ge=1, le=24 * 60)
     break_glass_min_justification: int = Field(default=40, ge=10)
     directory_stale_days: int = Field(default=90, ge=1)
+    # A submitted referral not accepted or declined within this many hours is overdue.
+    referral_response_hours_routine: int = Field(default=240, ge=1)
+    referral_response_hours_soon: int = Field(default=72, ge=1)
+    referral_response_hours_urgent: int = Field(default=24, ge=1)
     log_level: str = "INFO"
 
 

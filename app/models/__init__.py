@@ -4,6 +4,7 @@ from app.models import (  # noqa: F401
     appointment,
     audit,
     break_glass,
+    directory,
     idempotency,
     notice,
     organisation,

@@ -4,10 +4,12 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
+from pydantic import field_validator, model_validator
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
-from app.models.base import UTCDateTime, enum_type, new_id, utcnow
+from app.models.base import InputModel, UTCDateTime, enum_type, new_id, utcnow
+from app.sharing.categories import Category
 
 
 class ReferralStatus(StrEnum):
@@ -50,7 +52,7 @@ class Referral(SQLModel, table=True):
     participant_id: uuid.UUID = Field(foreign_key="participants.id", index=True)
     from_org_id: uuid.UUID = Field(foreign_key="organisations.id", index=True)
     to_org_id: uuid.UUID = Field(foreign_key="organisations.id", index=True)
-    service_id: uuid.UUID | None = Field(default=None, index=True)
+    service_id: uuid.UUID | None = Field(default=None, foreign_key="services.id", index=True)
     reason: str = Field(max_length=4000)
     urgency: Urgency = Field(sa_type=enum_type(Urgency))
     categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
@@ -75,3 +77,109 @@ class ReferralTransition(SQLModel, table=True):
     actor_org_id: uuid.UUID = Field(foreign_key="organisations.id")
     note: str | None = Field(default=None, max_length=4000)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ReferralAction(StrEnum):
+    submit = "submit"
+    accept = "accept"
+    decline = "decline"
+    start = "start"
+    complete = "complete"
+    withdraw = "withdraw"
+
+
+# Each action moves to one status; the table above says from where.
+ACTION_TARGETS: dict[ReferralAction, ReferralStatus] = {
+    ReferralAction.submit: ReferralStatus.submitted,
+    ReferralAction.accept: ReferralStatus.accepted,
+    ReferralAction.decline: ReferralStatus.declined,
+    ReferralAction.start: ReferralStatus.in_progress,
+    ReferralAction.complete: ReferralStatus.completed,
+    ReferralAction.withdraw: ReferralStatus.withdrawn,
+}
+
+# Who may take each action: the referring or the receiving organisation.
+REFERRER_ACTIONS = frozenset({ReferralAction.submit, ReferralAction.withdraw})
+
+
+class _Categories(SQLModel):
+    @field_validator("categories", check_fields=False)
+    @classmethod
+    def _unique(cls, value: list[Category] | None) -> list[Category] | None:
+        return None if value is None else sorted(set(value))
+
+
+class ReferralCreate(_Categories, InputModel):
+    participant_id: uuid.UUID
+    to_org_id: uuid.UUID | None = Field(
+        default=None, description="The receiving organisation (or give service_id)."
+    )
+    service_id: uuid.UUID | None = Field(
+        default=None, description="A directory service; its provider receives the referral."
+    )
+    reason: str = Field(min_length=3, max_length=4000)
+    urgency: Urgency = Urgency.routine
+    categories: list[Category] = Field(min_length=1)
+    requested_by_date: date | None = None
+    submit: bool = Field(default=False, description="Submit at once instead of saving a draft.")
+
+    @model_validator(mode="after")
+    def _recipient(self) -> "ReferralCreate":
+        if self.to_org_id is None and self.service_id is None:
+            raise ValueError("give to_org_id, service_id or both")
+        return self
+
+
+class ReferralUpdate(_Categories, InputModel):
+    """Changes to a draft (only drafts change; after submission use the actions)."""
+
+    reason: str | None = Field(default=None, min_length=3, max_length=4000)
+    urgency: Urgency | None = None
+    categories: list[Category] | None = Field(default=None, min_length=1)
+    requested_by_date: date | None = None
+
+
+class ReferralActionBody(InputModel):
+    """Optional body of an action: `reason` for decline, `outcome` for complete."""
+
+    note: str | None = Field(default=None, max_length=4000)
+    reason: str | None = Field(default=None, min_length=3, max_length=4000)
+    outcome: str | None = Field(default=None, min_length=3, max_length=4000)
+
+
+class ReferralTransitionRead(SQLModel):
+    from_status: ReferralStatus | None
+    to_status: ReferralStatus
+    actor: str
+    actor_org_id: uuid.UUID
+    note: str | None
+    at: datetime
+
+
+class ReferralRead(SQLModel):
+    id: uuid.UUID
+    participant_id: uuid.UUID
+    from_org_id: uuid.UUID
+    to_org_id: uuid.UUID
+    service_id: uuid.UUID | None
+    reason: str
+    urgency: Urgency
+    categories: list[str]
+    requested_by_date: date | None
+    status: ReferralStatus
+    decline_reason: str | None
+    outcome: str | None
+    created_by: str
+    submitted_at: datetime | None
+    overdue: bool = False
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    transitions: list[ReferralTransitionRead] = []
+
+
+class ReferralRefusal(SQLModel):
+    """Why an attached category may not go to the recipient."""
+
+    category: str
+    reason: str

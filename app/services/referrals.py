@@ -1,0 +1,313 @@
+"""Referral lifecycle: create, read, edit drafts, and move through the one transition table.
+
+Who sees a referral: the referring organisation (its own record), the receiving
+organisation once it is submitted (it is addressed to them), and the participant with a
+participant token once it is submitted (rule 6). Everyone else: 404. Each read is
+recorded through the gate as a disclosure of the `referrals` category.
+"""
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import col, select
+
+from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.models.directory import Service
+from app.models.notice import Notice
+from app.models.organisation import Organisation
+from app.models.participant import CareRole, CareTeamMember, Participant
+from app.models.referral import (
+    ACTION_TARGETS,
+    REFERRAL_TRANSITIONS,
+    REFERRER_ACTIONS,
+    Referral,
+    ReferralAction,
+    ReferralActionBody,
+    ReferralCreate,
+    ReferralStatus,
+    ReferralTransition,
+    ReferralUpdate,
+)
+from app.services.referral_checks import refusals_for_recipient
+from app.services.referral_overdue import is_overdue
+from app.sharing.categories import Category
+from app.sharing.gate import SharingGate
+
+RESOURCE = "referral"
+_LOAD = object()
+_LIFECYCLE_ORDER = list(ReferralStatus)  # referral_view: look the participant's release date up
+
+
+def visibility_basis(gate: SharingGate, referral: Referral) -> str | None:
+    """Why the caller may see this referral (own_record, addressee, self), or None."""
+    caller = gate.caller
+    submitted = referral.status != ReferralStatus.draft
+    if caller.is_participant:
+        return "self" if submitted and caller.participant_id == referral.participant_id else None
+    if caller.org_id == referral.from_org_id:
+        return "own_record"
+    if caller.org_id == referral.to_org_id and submitted:
+        return "referral_addressee"
+    return None
+
+
+def find_referral(
+    gate: SharingGate, referral_id: uuid.UUID, *, action: str = "read", for_update: bool = False
+) -> Referral:
+    """The referral if the caller may see it; otherwise 404 (and a denial row)."""
+    stmt = select(Referral).where(Referral.id == referral_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    referral = gate.session.exec(stmt).first()
+    if referral is None:
+        raise NotFound("No such referral.")
+    basis = visibility_basis(gate, referral)
+    if basis is None:
+        gate.deny(referral.participant_id, action, RESOURCE, "not_visible")
+        raise NotFound("No such referral.")
+    gate.disclosed(
+        referral.participant_id,
+        Category.referrals,
+        basis,
+        action=action,
+        resource=RESOURCE,
+        resource_id=str(referral.id),
+    )
+    return referral
+
+
+def referral_view(
+    gate: SharingGate,
+    referral: Referral,
+    *,
+    release_date: object = _LOAD,
+    with_transitions: bool = True,
+) -> dict[str, Any]:
+    """The referral as a response body (with its transitions and the overdue flag)."""
+    if release_date is _LOAD:
+        release_date = None
+        participant = gate.session.get(Participant, referral.participant_id)
+        if participant is not None:
+            release_date = participant.actual_release_date or participant.expected_release_date
+    body = referral.model_dump()
+    assert release_date is None or isinstance(release_date, date)
+    body["overdue"] = is_overdue(referral, release_date, gate.now)
+    body["transitions"] = []
+    if with_transitions:
+        rows = gate.session.exec(
+            select(ReferralTransition).where(ReferralTransition.referral_id == referral.id)
+        ).all()
+        # Transitions in one request share a timestamp; the lifecycle only moves forward,
+        # so the target status breaks the tie.
+        rows = sorted(rows, key=lambda r: (r.at, _LIFECYCLE_ORDER.index(r.to_status)))
+        body["transitions"] = [r.model_dump() for r in rows]
+    return body
+
+
+def _recipient(gate: SharingGate, data: ReferralCreate) -> tuple[Organisation, uuid.UUID | None]:
+    to_org_id = data.to_org_id
+    if data.service_id is not None:
+        service = gate.session.get(Service, data.service_id)
+        if service is None or not service.active:
+            raise Unprocessable("service_id is not an active directory service.")
+        if not service.accepts_throughcare_referrals:
+            raise Unprocessable("That service does not accept referrals through Throughcare.")
+        if to_org_id is not None and to_org_id != service.provider_org_id:
+            raise Unprocessable("to_org_id is not the provider of service_id.")
+        to_org_id = service.provider_org_id
+    assert to_org_id is not None  # ReferralCreate requires one of the two
+    org = gate.session.get(Organisation, to_org_id)
+    if org is None or not org.active:
+        raise Unprocessable("to_org_id is not an active organisation.")
+    if org.id == gate.caller.org_id:
+        raise Unprocessable("A referral goes to another organisation.")
+    return org, data.service_id
+
+
+def _record(
+    gate: SharingGate,
+    referral: Referral,
+    from_status: ReferralStatus | None,
+    to_status: ReferralStatus,
+    note: str | None = None,
+) -> None:
+    gate.session.add(
+        ReferralTransition(
+            referral_id=referral.id,
+            from_status=from_status,
+            to_status=to_status,
+            actor=gate.caller.subject,
+            actor_org_id=gate.caller.org_id,
+            note=note,
+            at=gate.now,
+        )
+    )
+
+
+def _check_recipient(gate: SharingGate, referral: Referral, participant: Participant) -> None:
+    recipient = gate.session.get(Organisation, referral.to_org_id)
+    if recipient is None or not recipient.active:
+        raise Unprocessable("The receiving organisation is no longer active.")
+    refusals = refusals_for_recipient(
+        gate.session,
+        participant,
+        recipient,
+        referral.from_org_id,
+        list(referral.categories),
+        gate.now,
+    )
+    if refusals:
+        raise Unprocessable(
+            "The receiving organisation may not be sent every attached category; "
+            "remove those listed or record the consent or protocol they need.",
+            errors=[r.model_dump() for r in refusals],
+        )
+
+
+def create_referral(gate: SharingGate, data: ReferralCreate) -> dict[str, Any]:
+    """Save a draft referral, or submit it at once (every category checked first)."""
+    if gate.caller.is_participant:
+        raise Forbidden("Participants cannot make referrals.")
+    participant = gate.participant(data.participant_id, action="create", resource=RESOURCE)
+    recipient, service_id = _recipient(gate, data)
+    referral = Referral(
+        participant_id=participant.id,
+        from_org_id=gate.caller.org_id,
+        to_org_id=recipient.id,
+        service_id=service_id,
+        reason=data.reason,
+        urgency=data.urgency,
+        categories=[str(c) for c in data.categories],
+        requested_by_date=data.requested_by_date,
+        status=ReferralStatus.draft,
+        created_by=gate.caller.subject,
+    )
+    if data.submit:
+        _check_recipient(gate, referral, participant)
+    gate.session.add(referral)
+    gate.session.flush()
+    _record(gate, referral, None, ReferralStatus.draft)
+    if data.submit:
+        referral.status = ReferralStatus.submitted
+        referral.submitted_at = gate.now
+        _record(gate, referral, ReferralStatus.draft, ReferralStatus.submitted)
+    gate.session.add(referral)
+    gate.session.flush()
+    gate.wrote(
+        participant.id,
+        [Category.referrals],
+        action="create",
+        resource=RESOURCE,
+        resource_id=str(referral.id),
+    )
+    return referral_view(gate, referral)
+
+
+def update_draft(gate: SharingGate, referral: Referral, data: ReferralUpdate) -> dict[str, Any]:
+    """Change a draft referral (the referring organisation only)."""
+    if gate.caller.is_participant or gate.caller.org_id != referral.from_org_id:
+        raise Forbidden("Only the referring organisation changes a referral.")
+    if referral.status != ReferralStatus.draft:
+        raise Conflict("Only a draft referral can be changed; use the actions instead.")
+    changes = data.model_dump(exclude_unset=True)
+    if not changes:
+        raise Unprocessable("The request changes nothing.")
+    for name in ("reason", "urgency", "categories"):
+        if name in changes and changes[name] is None:
+            raise Unprocessable(f"{name} cannot be null.")
+    for name, value in changes.items():
+        setattr(referral, name, [str(c) for c in value] if name == "categories" else value)
+    referral.version += 1
+    referral.updated_at = gate.now
+    gate.session.add(referral)
+    gate.session.flush()
+    gate.wrote(
+        referral.participant_id,
+        [Category.referrals],
+        action="update",
+        resource=RESOURCE,
+        resource_id=str(referral.id),
+    )
+    return referral_view(gate, referral)
+
+
+def _notify_referrer(gate: SharingGate, referral: Referral, kind: str, verb: str) -> None:
+    org = gate.session.get(Organisation, referral.to_org_id)
+    name = org.name if org else "the receiving organisation"
+    gate.session.add(
+        Notice(
+            organisation_id=referral.from_org_id,
+            kind=kind,
+            participant_id=referral.participant_id,
+            subject_id=str(referral.id),
+            message=f"Your referral was {verb} by {name}. Open the referral for details.",
+        )
+    )
+
+
+def _join_care_team(gate: SharingGate, referral: Referral, now: datetime) -> None:
+    member = gate.session.exec(
+        select(CareTeamMember.id).where(
+            CareTeamMember.participant_id == referral.participant_id,
+            CareTeamMember.organisation_id == referral.to_org_id,
+            col(CareTeamMember.until).is_(None),
+        )
+    ).first()
+    if member is None:
+        gate.session.add(
+            CareTeamMember(
+                participant_id=referral.participant_id,
+                organisation_id=referral.to_org_id,
+                user_id=gate.caller.user_id,
+                role=CareRole.contributor,
+                source_org_id=referral.to_org_id,
+                added_by=gate.caller.subject,
+                since=now,
+            )
+        )
+
+
+def apply_action(
+    gate: SharingGate, referral: Referral, action: ReferralAction, body: ReferralActionBody
+) -> dict[str, Any]:
+    """Move a referral by one action: 409 if the table forbids it, 403 for the wrong party."""
+    current, target = referral.status, ACTION_TARGETS[action]
+    if target not in REFERRAL_TRANSITIONS[current]:
+        raise Conflict(f"A referral that is {current} cannot take the action '{action}'.")
+    party = referral.from_org_id if action in REFERRER_ACTIONS else referral.to_org_id
+    if gate.caller.is_participant or gate.caller.org_id != party:
+        side = "referring" if action in REFERRER_ACTIONS else "receiving"
+        raise Forbidden(f"Only the {side} organisation may {action} this referral.")
+    if action == ReferralAction.decline and not body.reason:
+        raise Unprocessable("A decline needs a reason.")
+    if action == ReferralAction.complete and not body.outcome:
+        raise Unprocessable("Completing a referral needs its outcome.")
+    if action == ReferralAction.submit:
+        participant = gate.session.get(Participant, referral.participant_id)
+        assert participant is not None  # foreign key
+        _check_recipient(gate, referral, participant)
+        referral.submitted_at = gate.now
+    if action == ReferralAction.decline:
+        referral.decline_reason = body.reason
+    if action == ReferralAction.complete:
+        referral.outcome = body.outcome
+    if action == ReferralAction.accept:
+        _join_care_team(gate, referral, gate.now)
+    referral.status = target
+    referral.version += 1
+    referral.updated_at = gate.now
+    _record(gate, referral, current, target, body.note or body.reason or body.outcome)
+    if action in (ReferralAction.accept, ReferralAction.decline, ReferralAction.complete):
+        verb = {"accept": "accepted", "decline": "declined", "complete": "completed"}[action]
+        _notify_referrer(gate, referral, f"referral_{verb}", verb)
+    gate.session.add(referral)
+    gate.session.flush()
+    gate.wrote(
+        referral.participant_id,
+        [Category.referrals],
+        action=str(action),
+        resource=RESOURCE,
+        resource_id=str(referral.id),
+    )
+    return referral_view(gate, referral)

@@ -1,0 +1,237 @@
+"""Release readiness: the checklist for the days before release, worked out from the record.
+
+Each item is `met` (with the evidence ids), `not_met`, `unknown` (evidence withheld from
+the caller by the sharing decision), or `not_recorded` (evidence of a kind this system
+does not hold yet; see app/services/care_record_evidence.py). When an item has several
+routes to being met, the most informative answer wins: met > unknown > not_met >
+not_recorded.
+
+Referrals count as evidence once accepted (accepted, in progress or completed). They are
+read through the gate as `referrals` records of their referring organisation.
+"""
+
+import uuid
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from app.models.directory import Service
+from app.models.organisation import Organisation
+from app.models.participant import Participant, Phase, Withheld
+from app.models.readiness import ReadinessItem, ReadinessStatus, ReleaseReadiness, UpcomingRelease
+from app.models.referral import Referral, ReferralStatus
+from app.models.sharing import Consent
+from app.services import care_record_evidence as care
+from app.services.care_record_evidence import Evidence
+from app.sharing.categories import Category
+from app.sharing.decision import Deny
+from app.sharing.gate import SharingGate
+from app.sharing.visibility import visible_participants
+
+RESOURCE = "release_readiness"
+ACCEPTED = frozenset(
+    {ReferralStatus.accepted, ReferralStatus.in_progress, ReferralStatus.completed}
+)
+_RANK = {
+    ReadinessStatus.met: 0,
+    ReadinessStatus.unknown: 1,
+    ReadinessStatus.not_met: 2,
+    ReadinessStatus.not_recorded: 3,
+}
+
+
+class _Ref:
+    """A referral with what the checklist needs to classify it."""
+
+    def __init__(self, row: Referral, org_kind: str, service_categories: list[str]) -> None:
+        self.row = row
+        self.org_kind = org_kind
+        self.service_categories = set(service_categories)
+
+    def about(self, kinds: set[str], categories: set[str]) -> bool:
+        return self.org_kind in kinds or bool(self.service_categories & categories)
+
+
+def _referrals(gate: SharingGate, participant_id: uuid.UUID) -> tuple[list[_Ref], str | None]:
+    rows = gate.session.exec(
+        select(Referral, Organisation.kind, Service.categories)
+        .join(Organisation, col(Organisation.id) == Referral.to_org_id)
+        .outerjoin(Service, col(Service.id) == Referral.service_id)
+        .where(Referral.participant_id == participant_id)
+        .order_by(col(Referral.created_at), col(Referral.id))
+    ).all()
+    refs = [_Ref(r, str(kind), list(cats or [])) for r, kind, cats in rows]
+    shown, withheld = gate.filter_records(
+        participant_id,
+        refs,
+        Category.referrals,
+        lambda ref: ref.row.from_org_id,
+        resource=RESOURCE,
+    )
+    return shown, (withheld[0].reason if withheld else None)
+
+
+def _from_referrals(
+    refs: list[_Ref], withheld: str | None, kinds: set[str], categories: set[str]
+) -> Evidence:
+    ids = tuple(
+        str(r.row.id) for r in refs if r.row.status in ACCEPTED and r.about(kinds, categories)
+    )
+    if ids:
+        return Evidence(ReadinessStatus.met, ids)
+    if withheld:
+        return Evidence(ReadinessStatus.unknown, note=f"Referrals withheld ({withheld}).")
+    return Evidence(ReadinessStatus.not_met, note="No accepted referral.")
+
+
+def _combine(key: str, label: str, *routes: Evidence) -> ReadinessItem:
+    best = min(routes, key=lambda e: _RANK[e.status])
+    ids = [i for e in routes if e.status == best.status for i in e.ids]
+    notes = [e.note for e in routes if e.note and e.status != ReadinessStatus.met]
+    note = None if best.status == ReadinessStatus.met else " ".join(dict.fromkeys(notes))
+    return ReadinessItem(key=key, label=label, status=best.status, evidence_ids=ids, note=note)
+
+
+def active_consents_covering(
+    session: Session, participant_id: uuid.UUID, category: str, now: datetime
+) -> list[uuid.UUID]:
+    """Ids of the participant's active consents that name `category` (any recipient)."""
+    rows = session.exec(
+        select(Consent).where(
+            Consent.participant_id == participant_id,
+            col(Consent.withdrawn_at).is_(None),
+            col(Consent.given_at) <= now,
+            or_(col(Consent.expires_at).is_(None), col(Consent.expires_at) > now),
+        )
+    ).all()
+    return sorted((c.id for c in rows if category in c.categories), key=str)
+
+
+def _contact(gate: SharingGate, participant: Participant) -> Evidence:
+    decision = gate.decide(participant.id, Category.contact, participant.source_org_id)
+    if isinstance(decision, Deny):
+        return Evidence(
+            ReadinessStatus.unknown, note=f"Contact details withheld ({decision.reason})."
+        )
+    if not (participant.phone or participant.address or participant.email):
+        return Evidence(ReadinessStatus.not_met, note="No contact details recorded.")
+    consents = active_consents_covering(gate.session, participant.id, Category.contact, gate.now)
+    if not consents:
+        return Evidence(ReadinessStatus.not_met, note="No active consent to share contact details.")
+    gate.disclosed(
+        participant.id, Category.contact, decision.basis, action="read", resource=RESOURCE
+    )
+    return Evidence(ReadinessStatus.met, tuple(str(c) for c in consents))
+
+
+def _release_date(gate: SharingGate, participant: Participant) -> tuple[date | None, str | None]:
+    decision = gate.decide(participant.id, Category.custody, participant.source_org_id)
+    if isinstance(decision, Deny):
+        return None, decision.reason
+    gate.disclosed(
+        participant.id, Category.custody, decision.basis, action="read", resource=RESOURCE
+    )
+    return participant.actual_release_date or participant.expected_release_date, None
+
+
+def readiness_items(
+    gate: SharingGate, participant: Participant, release_date: date | None
+) -> list[ReadinessItem]:
+    """The eight checklist items for one participant, as the caller may know them."""
+    refs, withheld = _referrals(gate, participant.id)
+
+    def referred(kinds: set[str], categories: set[str]) -> Evidence:
+        return _from_referrals(refs, withheld, kinds, categories)
+
+    return [
+        _combine(
+            "accommodation", "Accommodation arranged",
+            referred({"housing"}, {"housing"}),
+            care.goal_with_done_action(gate, participant, "housing"),
+        ),
+        _combine(
+            "gp_registration", "Registered with a GP",
+            referred({"primary_care"}, {"primary_care"}),
+        ),
+        _combine(
+            "community_treatment", "Community mental-health or substance-misuse referral accepted",
+            referred(
+                {"community_mental_health", "substance_misuse"},
+                {"mental_health", "substance_misuse"},
+            ),
+        ),
+        _combine(
+            "benefits_claim", "Benefits claim started",
+            referred(set(), {"benefits"}),
+            care.goal_with_done_action(gate, participant, "benefits"),
+        ),
+        _combine(
+            "medication_on_release", "Medication on release arranged",
+            care.medication_arranged(gate, participant),
+        ),
+        _combine(
+            "gate_meeting", "Someone meets them at the gate on release day",
+            care.gate_meeting(gate, participant, release_date),
+        ),
+        _combine(
+            "contact_confirmed", "Contact details confirmed, with consent to share them",
+            _contact(gate, participant),
+        ),
+        _combine(
+            "reporting_instructions", "Reporting instructions given",
+            care.reporting_instructions_given(gate, participant),
+        ),
+    ]  # fmt: skip
+
+
+def release_readiness(gate: SharingGate, participant: Participant) -> ReleaseReadiness:
+    """The release checklist of one participant (items withheld from the caller: unknown)."""
+    release_date, custody_withheld = _release_date(gate, participant)
+    items = readiness_items(gate, participant, release_date)
+    return ReleaseReadiness(
+        participant_id=participant.id,
+        release_date=release_date,
+        days_to_release=(release_date - gate.now.date()).days if release_date else None,
+        items=items,
+        open_items=[i.key for i in items if i.status != ReadinessStatus.met],
+        withheld=(
+            [Withheld(category="custody", reason=custody_withheld)] if custody_withheld else []
+        ),
+    )
+
+
+def upcoming_releases(gate: SharingGate, within_days: int, limit: int) -> list[UpcomingRelease]:
+    """The caller's participants due for release within `within_days`, soonest first.
+
+    Only participants whose custody details the caller may see are listed (the release
+    date is custody information); the filter runs in SQL, the decision per row after.
+    """
+    today = gate.now.date()
+    stmt = (
+        visible_participants(gate.caller, gate.now)
+        .where(
+            col(Participant.phase).in_([Phase.in_prison, Phase.pre_release]),
+            col(Participant.expected_release_date) >= today,
+            col(Participant.expected_release_date) <= today + timedelta(days=within_days),
+        )
+        .order_by(col(Participant.expected_release_date), col(Participant.id))
+        .limit(limit)
+    )
+    rows: list[Participant] = list(gate.session.exec(stmt).all())
+    gate.prefetch([r.id for r in rows], [r.source_org_id for r in rows])
+    out = []
+    for row in rows:
+        release_date, withheld = _release_date(gate, row)
+        if release_date is None or withheld:
+            continue
+        items = readiness_items(gate, row, release_date)
+        out.append(
+            UpcomingRelease(
+                participant_id=row.id,
+                release_date=release_date,
+                days_to_release=(release_date - today).days,
+                open_items=[i.key for i in items if i.status != ReadinessStatus.met],
+            )
+        )
+    return out
