@@ -30,7 +30,7 @@ from app.sharing.facts import (
     load_protocols_for,
 )
 from app.sharing.fields import FIELD_MAPS, METADATA_FIELDS
-from app.sharing.visibility import visible_participants
+from app.sharing.visibility import find_visible_participant
 
 T = TypeVar("T")
 
@@ -75,9 +75,7 @@ class SharingGate:
         self, participant_id: uuid.UUID, *, action: str = "read", resource: str = "participant"
     ) -> Participant:
         """The participant if they exist for the caller; otherwise 404 (and a denial row)."""
-        row: Participant | None = self.session.exec(
-            visible_participants(self.caller, self.now).where(Participant.id == participant_id)
-        ).first()
+        row = find_visible_participant(self.session, self.caller, participant_id, self.now)
         if row is None:
             self.deny(participant_id, action, resource, "not_visible")
             raise NotFound("No such participant.")
