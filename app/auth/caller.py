@@ -1,15 +1,17 @@
 """Who is calling: the Caller built from a verified token, and the scope guard."""
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlowPassword, OAuthFlows
 from fastapi.security import OAuth2, SecurityScopes
+from sqlmodel import Session
 
 from app.auth.scopes import ALL_SCOPES, ROLE_SCOPES, Scope, parse_scope
 from app.auth.tokens import CLIENT_TOKEN, USER_TOKEN, InvalidToken, verify_token
+from app.core.db import DbSession
 from app.core.errors import Forbidden, Unauthorized, Unprocessable
 from app.models.organisation import OrgKind, Role
 from app.sharing.categories import Purpose
@@ -55,15 +57,20 @@ class Caller:
 
 def caller_from_claims(claims: dict[str, object], purpose: Purpose, request_id: str) -> Caller:
     """A Caller from verified claims; raises InvalidToken when they do not fit."""
+    token_type = str(claims["typ"])
     try:
         org_id = uuid.UUID(str(claims["org"]))
-        org_kind = OrgKind(str(claims["org_kind"]))
+        # An external provider does not know our organisation kinds: the kind is taken
+        # from our record (_bind_external_org); this placeholder never leaves get_caller.
+        external = token_type not in {USER_TOKEN, CLIENT_TOKEN}
+        org_kind = OrgKind.voluntary if external else OrgKind(str(claims["org_kind"]))
     except (KeyError, ValueError) as exc:
         raise InvalidToken("bad organisation claims") from exc
+    if not isinstance(claims.get("role"), str):
+        raise InvalidToken("no role")
     role = str(claims["role"])
     scopes = frozenset(parse_scope(str(claims.get("scope", "")))) & ALL_SCOPES
     subject = str(claims["sub"])
-    token_type = str(claims["typ"])
     user_id = participant_id = None
     client_id = None
     if token_type == USER_TOKEN:
@@ -108,6 +115,7 @@ def _purpose(value: str | None) -> Purpose:
 async def get_caller(
     security_scopes: SecurityScopes,
     request: Request,
+    session: DbSession,
     token: Annotated[str | None, Depends(oauth2)],
     x_purpose: Annotated[
         str | None, Header(description="Purpose of use; default direct_care.")
@@ -125,24 +133,22 @@ async def get_caller(
     except InvalidToken:
         raise Unauthorized("The bearer token is not valid.") from None
     if caller.token_type == "external":
-        caller = await _bind_external_org(caller)
+        caller = _bind_external_org(caller, session)
     missing = [s for s in security_scopes.scopes if s not in caller.scopes]
     if missing:
         raise Forbidden(f"The token lacks the scope(s): {' '.join(missing)}.")
     return caller
 
 
-async def _bind_external_org(caller: Caller) -> Caller:
-    """An external token's organisation must exist here; its kind is taken from our record."""
-    from dataclasses import replace
+def _bind_external_org(caller: Caller, session: Session) -> Caller:
+    """An external token's organisation must exist here; its kind is taken from our record.
 
-    from sqlmodel import Session
-
-    from app.core.db import get_engine
+    Looked up in the request's own session: a second connection would not see the
+    request's transaction, and on SQLite it would wait for the request's write lock.
+    """
     from app.models.organisation import Organisation
 
-    with Session(get_engine()) as session:
-        org = session.get(Organisation, caller.org_id)
+    org = session.get(Organisation, caller.org_id)
     if org is None or not org.active:
         raise Unauthorized("The token's organisation is not known here.")
     return replace(caller, org_kind=org.kind)

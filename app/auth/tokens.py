@@ -207,6 +207,10 @@ def _verify_external(token: str, header: dict[str, Any]) -> dict[str, Any]:
     kid = header.get("kid")
     if not isinstance(kid, str):
         raise InvalidToken("no kid")
+    # Keys come from the configured JWKS only; a token that names another key source is
+    # not what the provider issues, so it is refused rather than silently re-pointed.
+    if header.get("jku", settings.oidc_jwks_url) != settings.oidc_jwks_url or "x5u" in header:
+        raise InvalidToken("token names a key source other than the configured JWKS")
     jwk = external_jwks.key(kid)
     if jwk is None:
         raise InvalidToken("unknown external key id")

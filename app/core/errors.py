@@ -201,11 +201,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled error", exc_info=exc)
+        # This response is sent outside the request-id middleware, so it adds the id
+        # itself: it is what a caller quotes when reporting the failure.
+        request_id = str(getattr(request.state, "request_id", ""))
+        log.error("unhandled error (request_id=%s)", request_id, exc_info=exc)
         return problem_response(
             500,
             "Internal server error",
             "internal",
             request,
             "The server could not complete the request. It has been logged.",
+            headers={"X-Request-ID": request_id} if request_id else None,
         )

@@ -1,0 +1,274 @@
+"""/api/v1/admin: organisations, users and partner-system clients."""
+
+import uuid
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.models.organisation import Organisation, OrgKind, Role
+from tests.fixtures import World
+
+ADMIN = "/api/v1/admin"
+PASSWORD = "synthetic-admin-made-pw-77"
+ANY_ID = str(uuid.uuid4())
+
+
+def _problem(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _user_body(org: Organisation, **extra: Any) -> dict[str, Any]:
+    return {
+        "organisation_id": str(org.id),
+        "username": f"staff-{uuid.uuid4().hex[:8]}",
+        "role": "practitioner",
+        "password": PASSWORD,
+        **extra,
+    }
+
+
+class TestAccess:
+    @pytest.mark.parametrize(
+        ("method", "path"),
+        [
+            ("GET", "/organisations"),
+            ("POST", "/organisations"),
+            ("GET", f"/organisations/{ANY_ID}"),
+            ("GET", "/users"),
+            ("POST", "/users"),
+            ("GET", f"/users/{ANY_ID}"),
+            ("PATCH", f"/users/{ANY_ID}"),
+            ("GET", "/clients"),
+            ("POST", "/clients"),
+            ("GET", f"/clients/{ANY_ID}"),
+        ],
+    )
+    def test_anonymous_is_401(self, client: TestClient, method: str, path: str) -> None:
+        response = client.request(method, ADMIN + path, json={})
+        _problem(response, 401)
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+    def test_practitioner_is_403(self, client: TestClient, world: World) -> None:
+        headers = world.headers(world.org("CMHT", OrgKind.community_mental_health))
+        for path in ("/organisations", "/users", "/clients"):
+            _problem(client.get(ADMIN + path, headers=headers), 403)
+
+    def test_org_admin_token_without_admin_scope_is_403(
+        self, client: TestClient, world: World
+    ) -> None:
+        org = world.org("Housing", OrgKind.housing)
+        headers = world.headers(org, Role.org_admin, scope="participants:read")
+        _problem(client.get(f"{ADMIN}/users", headers=headers), 403)
+
+    def test_partner_client_with_admin_scope_is_still_403(
+        self, client: TestClient, world: World
+    ) -> None:
+        org = world.org("Probation", OrgKind.probation)
+        headers = world.client_headers(org, ["admin"])
+        _problem(client.get(f"{ADMIN}/users", headers=headers), 403)
+        _problem(client.post(f"{ADMIN}/users", json=_user_body(org), headers=headers), 403)
+
+
+class TestOrganisations:
+    def test_system_admin_creates_and_reads(self, client: TestClient, world: World) -> None:
+        headers = world.headers(world.org("Coord", OrgKind.care_coordination), Role.system_admin)
+        name = f"Test Peer Service {uuid.uuid4().hex[:6]}"
+        created = client.post(
+            f"{ADMIN}/organisations", json={"name": name, "kind": "peer_support"}, headers=headers
+        )
+        assert created.status_code == 201, created.text
+        body = created.json()
+        assert body["name"] == name and body["kind"] == "peer_support" and body["active"]
+        read = client.get(f"{ADMIN}/organisations/{body['id']}", headers=headers)
+        assert read.json() == body
+        duplicate = client.post(
+            f"{ADMIN}/organisations", json={"name": name, "kind": "housing"}, headers=headers
+        )
+        _problem(duplicate, 409)
+
+    def test_org_admin_cannot_create_and_sees_only_own(
+        self, client: TestClient, world: World
+    ) -> None:
+        own = world.org("Own", OrgKind.housing)
+        other = world.org("Other", OrgKind.probation)
+        headers = world.headers(own, Role.org_admin)
+        new_org = {"name": "Test New Org", "kind": "housing"}
+        created = client.post(f"{ADMIN}/organisations", json=new_org, headers=headers)
+        _problem(created, 403)
+        listed = client.get(f"{ADMIN}/organisations", headers=headers).json()
+        assert [o["id"] for o in listed["items"]] == [str(own.id)]
+        _problem(client.get(f"{ADMIN}/organisations/{other.id}", headers=headers), 404)
+
+    def test_unknown_fields_are_422(self, client: TestClient, world: World) -> None:
+        headers = world.headers(world.org("Coord", OrgKind.care_coordination), Role.system_admin)
+        response = client.post(
+            f"{ADMIN}/organisations",
+            json={"name": "Test Extra Org", "kind": "housing", "active": False, "id": ANY_ID},
+            headers=headers,
+        )
+        errors = _problem(response, 422)["errors"]
+        assert {e["loc"][-1] for e in errors} == {"active", "id"}
+
+
+class TestUsers:
+    def test_org_admin_creates_in_own_org(self, client: TestClient, world: World) -> None:
+        own = world.org("Own", OrgKind.housing)
+        headers = world.headers(own, Role.org_admin)
+        body = _user_body(own)
+        response = client.post(f"{ADMIN}/users", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        created = response.json()
+        assert created["username"] == body["username"]
+        assert created["organisation_id"] == str(own.id)
+        token = client.post(
+            "/api/v1/auth/token",
+            data={"grant_type": "password", "username": body["username"], "password": PASSWORD},
+        )
+        assert token.status_code == 200
+
+    def test_org_admin_is_confined_to_own_org(self, client: TestClient, world: World) -> None:
+        own = world.org("Own", OrgKind.housing)
+        other = world.org("Other", OrgKind.probation)
+        stranger = world.user(other)
+        colleague = world.user(own)
+        headers = world.headers(own, Role.org_admin)
+        _problem(client.get(f"{ADMIN}/users/{stranger.id}", headers=headers), 404)
+        off = {"active": False}
+        patch = client.patch(f"{ADMIN}/users/{stranger.id}", json=off, headers=headers)
+        _problem(patch, 404)
+        created = client.post(f"{ADMIN}/users", json=_user_body(other), headers=headers)
+        _problem(created, 404)
+        listed = client.get(f"{ADMIN}/users?limit=100", headers=headers).json()["items"]
+        assert str(colleague.id) in {u["id"] for u in listed}
+        assert {u["organisation_id"] for u in listed} == {str(own.id)}
+
+    def test_org_admin_cannot_create_system_admin(self, client: TestClient, world: World) -> None:
+        own = world.org("Own", OrgKind.housing)
+        headers = world.headers(own, Role.org_admin)
+        body = _user_body(own, role="system_admin")
+        _problem(client.post(f"{ADMIN}/users", json=body, headers=headers), 403)
+
+    def test_system_admin_sees_any_user(self, client: TestClient, world: World) -> None:
+        admin = world.headers(world.org("Coord", OrgKind.care_coordination), Role.system_admin)
+        stranger = world.user(world.org("Other", OrgKind.probation))
+        response = client.get(f"{ADMIN}/users/{stranger.id}", headers=admin)
+        assert response.status_code == 200
+        assert response.json()["username"] == stranger.username
+
+    def test_password_never_appears(self, client: TestClient, world: World) -> None:
+        own = world.org("Own", OrgKind.housing)
+        headers = world.headers(own, Role.org_admin)
+        created = client.post(f"{ADMIN}/users", json=_user_body(own), headers=headers)
+        user_id = created.json()["id"]
+        new_password = "synthetic-changed-pw-88"
+        changed = client.patch(
+            f"{ADMIN}/users/{user_id}", json={"password": new_password}, headers=headers
+        )
+        assert changed.status_code == 200
+        responses = [
+            created,
+            changed,
+            client.get(f"{ADMIN}/users/{user_id}", headers=headers),
+            client.get(f"{ADMIN}/users", headers=headers),
+        ]
+        for response in responses:
+            for secret in (PASSWORD, new_password, "password", "$argon2"):
+                assert secret not in response.text
+
+    def test_deactivated_user_cannot_get_a_token(self, client: TestClient, world: World) -> None:
+        own = world.org("Own", OrgKind.housing)
+        headers = world.headers(own, Role.org_admin)
+        body = _user_body(own)
+        user_id = client.post(f"{ADMIN}/users", json=body, headers=headers).json()["id"]
+        patch = client.patch(f"{ADMIN}/users/{user_id}", json={"active": False}, headers=headers)
+        assert patch.json()["active"] is False
+        form = {"grant_type": "password", "username": body["username"], "password": PASSWORD}
+        _problem(client.post("/api/v1/auth/token", data=form), 400)
+
+    @pytest.mark.parametrize(
+        "extra",
+        [{"password_hash": "x"}, {"active": False}, {"id": ANY_ID}, {"is_superuser": True}],
+    )
+    def test_unknown_fields_are_422(
+        self, client: TestClient, world: World, extra: dict[str, Any]
+    ) -> None:
+        own = world.org("Own", OrgKind.housing)
+        headers = world.headers(own, Role.org_admin)
+        response = client.post(f"{ADMIN}/users", json=_user_body(own, **extra), headers=headers)
+        _problem(response, 422)
+        user = world.user(own)
+        moved = client.patch(
+            f"{ADMIN}/users/{user.id}", json={"organisation_id": ANY_ID}, headers=headers
+        )
+        _problem(moved, 422)
+
+
+class TestClients:
+    def test_secret_is_shown_once(self, client: TestClient, world: World) -> None:
+        own = world.org("Own", OrgKind.prison_healthcare)
+        headers = world.headers(own, Role.org_admin)
+        response = client.post(
+            f"{ADMIN}/clients",
+            json={"organisation_id": str(own.id), "name": "Test EPR", "scopes": ["referrals:read"]},
+            headers=headers,
+        )
+        assert response.status_code == 201, response.text
+        created = response.json()
+        secret = created["client_secret"]
+        assert len(secret) >= 32
+        listed = client.get(f"{ADMIN}/clients", headers=headers)
+        read = client.get(f"{ADMIN}/clients/{created['id']}", headers=headers)
+        assert read.status_code == 200
+        assert created["client_id"] in {c["client_id"] for c in listed.json()["items"]}
+        for later in (listed, read):
+            assert secret not in later.text
+            assert "client_secret" not in later.text and "secret_hash" not in later.text
+        token = client.post(
+            "/api/v1/auth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": created["client_id"],
+                "client_secret": secret,
+            },
+        )
+        assert token.status_code == 200
+        assert token.json()["scope"] == "referrals:read"
+
+    def test_org_admin_cannot_touch_other_orgs_clients(
+        self, client: TestClient, world: World
+    ) -> None:
+        own = world.org("Own", OrgKind.housing)
+        other = world.org("Other", OrgKind.probation)
+        system = world.headers(world.org("Coord", OrgKind.care_coordination), Role.system_admin)
+        foreign = client.post(
+            f"{ADMIN}/clients",
+            json={"organisation_id": str(other.id), "name": "Test Other", "scopes": []},
+            headers=system,
+        ).json()
+        headers = world.headers(own, Role.org_admin)
+        _problem(client.get(f"{ADMIN}/clients/{foreign['id']}", headers=headers), 404)
+        listed = client.get(f"{ADMIN}/clients", headers=headers).json()["items"]
+        assert foreign["id"] not in {c["id"] for c in listed}
+        body = {"organisation_id": str(other.id), "name": "Test Sneaky", "scopes": []}
+        _problem(client.post(f"{ADMIN}/clients", json=body, headers=headers), 404)
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"name": "Test EPR", "scopes": [], "client_id": "tc_chosen"},
+            {"name": "Test EPR", "scopes": [], "secret_hash": "x"},
+            {"name": "Test EPR", "scopes": ["everything"]},
+        ],
+        ids=["client_id", "secret_hash", "unknown-scope"],
+    )
+    def test_bad_bodies_are_422(self, client: TestClient, world: World, body: dict) -> None:
+        own = world.org("Own", OrgKind.housing)
+        headers = world.headers(own, Role.org_admin)
+        response = client.post(
+            f"{ADMIN}/clients", json={"organisation_id": str(own.id), **body}, headers=headers
+        )
+        _problem(response, 422)

@@ -1,0 +1,147 @@
+"""Every error is RFC 9457 problem+json, without stack traces or submitted values."""
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from app.core.settings import get_settings
+from app.main import create_app
+from app.models.organisation import OrgKind, Role
+from tests.fixtures import World
+
+ORGS = "/api/v1/admin/organisations"
+SENTINEL = "SYNTHETIC-SENSITIVE-VALUE-4711"
+
+
+def _problem(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["type"].startswith("https://")
+    assert body["title"]
+    return body
+
+
+def _admin(world: World) -> dict[str, str]:
+    return world.headers(world.org("Coordination", OrgKind.care_coordination), Role.system_admin)
+
+
+def test_validation_error_lists_errors_without_echoing_the_value(
+    client: TestClient, world: World
+) -> None:
+    response = client.post(
+        ORGS, json={"name": "", "kind": SENTINEL, "note": SENTINEL}, headers=_admin(world)
+    )
+    body = _problem(response, 422)
+    assert body["instance"] == ORGS
+    locations = {tuple(e["loc"]) for e in body["errors"]}
+    assert {("body", "name"), ("body", "kind"), ("body", "note")} <= locations
+    assert all(set(e) == {"loc", "msg", "type"} for e in body["errors"])
+    assert SENTINEL not in response.text
+
+
+def test_validation_error_in_form_does_not_echo_the_password(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": SENTINEL, "username": "someone", "password": SENTINEL},
+    )
+    _problem(response, 422)
+    assert SENTINEL not in response.text
+
+
+def test_malformed_json_is_400(client: TestClient, world: World) -> None:
+    response = client.post(
+        ORGS,
+        content=b'{"name": "Unfinished',
+        headers={**_admin(world), "Content-Type": "application/json"},
+    )
+    body = _problem(response, 400)
+    assert body["title"] == "Malformed JSON"
+    assert "Unfinished" not in response.text
+
+
+def test_unknown_route_is_404(client: TestClient) -> None:
+    response = client.get("/api/v1/no-such-thing")
+    body = _problem(response, 404)
+    assert body["instance"] == "/api/v1/no-such-thing"
+
+
+def test_wrong_method_is_405_with_allow(client: TestClient) -> None:
+    response = client.delete("/api/v1/me")
+    _problem(response, 405)
+    assert response.headers["allow"] == "GET"
+
+
+def test_body_over_the_limit_with_content_length_is_413(client: TestClient) -> None:
+    limit = get_settings().max_body_bytes
+    response = client.post(
+        "/api/v1/auth/token",
+        content=b"grant_type=password&username=" + b"a" * limit,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    body = _problem(response, 413)
+    assert str(limit) in body["detail"]
+    assert response.headers.get("x-request-id")
+
+
+def test_chunked_body_over_the_limit_is_413(client: TestClient, world: World) -> None:
+    limit = get_settings().max_body_bytes
+    sent: list[int] = []
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"name": "'
+        for _ in range(limit // 65536 + 2):
+            sent.append(65536)
+            yield b"a" * 65536
+        yield b'", "kind": "housing"}'
+
+    response = client.post(
+        ORGS, content=chunks(), headers={**_admin(world), "Content-Type": "application/json"}
+    )
+    assert "content-length" not in {k.lower() for k in response.request.headers}
+    assert sum(sent) > limit
+    _problem(response, 413)
+
+
+def test_body_under_the_limit_is_accepted(client: TestClient, world: World) -> None:
+    response = client.post(
+        ORGS, json={"name": "Small Org " + "x" * 100, "kind": "housing"}, headers=_admin(world)
+    )
+    assert response.status_code == 201, response.text
+
+
+def test_unexpected_exception_is_500_without_internals() -> None:
+    app = create_app()
+
+    @app.get("/api/v1/explode")
+    def explode() -> None:
+        raise RuntimeError(f"database password is {SENTINEL} at /srv/app/secret.py")
+
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        response = test_client.get("/api/v1/explode", headers={"X-Request-ID": "req-00000500"})
+    body = _problem(response, 500)
+    assert set(body) <= {"type", "title", "status", "detail", "instance"}
+    for leak in (SENTINEL, "Traceback", "RuntimeError", "secret.py", 'File "'):
+        assert leak not in response.text
+    assert response.headers["x-request-id"] == "req-00000500"
+
+
+def test_request_id_is_echoed_when_supplied(client: TestClient) -> None:
+    response = client.get("/healthz", headers={"X-Request-ID": "partner-req-0001"})
+    assert response.headers["x-request-id"] == "partner-req-0001"
+    problem = client.get("/api/v1/me", headers={"X-Request-ID": "partner-req-0002"})
+    assert problem.status_code == 401
+    assert problem.headers["x-request-id"] == "partner-req-0002"
+
+
+def test_request_id_is_generated_when_missing_or_unsafe(client: TestClient) -> None:
+    first = client.get("/healthz").headers["x-request-id"]
+    second = client.get("/healthz").headers["x-request-id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", first)
+    assert first != second
+    unsafe = client.get("/healthz", headers={"X-Request-ID": "bad id\r\nX-Injected: 1"})
+    assert re.fullmatch(r"[0-9a-f]{32}", unsafe.headers["x-request-id"])
+    assert "x-injected" not in unsafe.headers
