@@ -1,11 +1,12 @@
 """The application factory: routers, middleware and error handlers."""
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app.core.errors import install_error_handlers
+from app.core.errors import document_problems, install_error_handlers
 from app.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.core.settings import Settings, get_settings
 from app.routers import (
@@ -36,6 +37,17 @@ consent, and recorded in a hash-chained disclosure log. Errors are RFC 9457
 """
 
 
+def _document_problem_responses(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the ASGI application."""
     settings = settings or get_settings()
@@ -51,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     install_error_handlers(app)
+    _document_problem_responses(app)
     for module in (
         health,
         auth,

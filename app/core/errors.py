@@ -1,6 +1,7 @@
 """One error base class, rendered as RFC 9457 problem+json by one set of handlers."""
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,6 +14,8 @@ log = logging.getLogger("throughcare.errors")
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://throughcare.example/problems/"
+# Parser messages can quote a fragment of the submitted value in backticks; never echo it.
+_QUOTED = re.compile(r"`[^`]*`")
 
 
 class Problem(BaseModel):
@@ -145,7 +148,7 @@ def _clean_validation_errors(exc: RequestValidationError) -> tuple[list[dict[str
         errors.append(
             {
                 "loc": [str(p) for p in err.get("loc", ())],
-                "msg": str(err.get("msg", "")),
+                "msg": _QUOTED.sub("…", str(err.get("msg", ""))),
                 "type": str(err.get("type", "")),
             }
         )
@@ -213,3 +216,20 @@ def install_error_handlers(app: FastAPI) -> None:
             "The server could not complete the request. It has been logged.",
             headers={"X-Request-ID": request_id} if request_id else None,
         )
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make every documented 4xx/5xx response say what is really sent: problem+json."""
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                if str(status)[0] in {"4", "5"}:
+                    response["content"] = {PROBLEM_JSON: {"schema": problem_ref}}
+                    if str(status) == "422":
+                        response["description"] = "Validation failed (see `errors`)"
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.setdefault("Problem", Problem.model_json_schema())
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    return schema
