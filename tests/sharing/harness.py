@@ -740,3 +740,42 @@ def check_explanation(
                 f" reason={d.get('reason')} trace={d.get('trace')}; oracle {ok} ({why})"
             )
     return problems
+
+
+def check_care_team(
+    client: TestClient,
+    session: Session,
+    headers: dict[str, str],
+    org: OrgFact,
+    p: ParticipantFacts,
+    verdict: Verdict,
+    purpose: str | None,
+    label: str,
+) -> list[str]:
+    """GET …/care-team: memberships are `plan` records whose source is the lead (the
+    registering organisation here): all of them (ended ones included) when the oracle
+    allows `plan`, none when it denies it; 404 when the participant does not exist."""
+    rid = uuid.uuid4().hex
+    h = {**headers, "X-Request-ID": rid}
+    if purpose is not None:
+        h["X-Purpose"] = purpose
+    r = client.get(f"{API}/{p.id}/care-team", headers=h)
+    label = f"{label} CARE-TEAM P={p.values['given_name']} purpose={purpose}"
+    if not verdict.exists:
+        if r.status_code != 404:
+            return [f"{label}: LEAK {r.status_code} but oracle says 404: {r.text[:300]}"]
+        return check_audit_denied(label, session, rid, org, p.id)
+    if r.status_code != 200:
+        return [f"{label}: status {r.status_code} {r.text[:300]}"]
+    rows = r.json()
+    expected = len(p.memberships) if "plan" in verdict.allowed else 0
+    problems = []
+    if len(rows) != expected:
+        kind = "LEAK" if len(rows) > expected else "OVER-REDACTION"
+        problems.append(
+            f"{label}: {kind} {len(rows)} memberships shown, oracle expects {expected} "
+            f"(plan: {verdict.allowed.get('plan') or verdict.denied.get('plan')})"
+        )
+    if rows:
+        problems += check_audit_allowed(label, session, rid, org, {p.id: {"plan"}}, {p.id})
+    return problems

@@ -10,7 +10,12 @@ as every organisation (and as the participant) and checks:
     category it allows is present with the stored value;
 (c) every denied category is in `withheld`;
 (d) audit: each 200 has AccessEvent rows of that request whose categories are exactly
-    those disclosed, and each 404 an AccessEvent with outcome "denied".
+    those disclosed, and each 404 an AccessEvent with outcome "denied";
+(e) GET …/care-team shows the (plan) memberships exactly when the oracle allows plan;
+(f) GET …/access?source_org_id= agrees with the oracle for all eleven categories, for
+    records of every organisation in the world as source.
+
+ORACLE_EXAMPLES=200 runs more examples; ORACLE_SHRINK=1 shrinks a failure.
 """
 
 import os
@@ -36,6 +41,7 @@ from tests.sharing.harness import (
     add_protocol,
     add_referral,
     break_glass,
+    check_care_team,
     check_explanation,
     end_lead_membership,
     read_list,
@@ -294,6 +300,9 @@ def check(client: TestClient, built: Built, spec: WorldSpec) -> list[str]:
                 client, built.session, actor.headers, actor.org, p, v, purpose, actor.org.name
             )
             problems += [f"{x}\n    oracle: {v.trace}" for x in found]
+            problems += check_care_team(
+                client, built.session, actor.headers, actor.org, p, v, purpose, actor.org.name
+            )
             if v.exists:
                 # The explanation endpoint, for records of every organisation as source.
                 for source in built.facts:
