@@ -517,12 +517,6 @@ def test_list_shows_exactly_the_related_participants(client: TestClient, b: Buil
         _check_row(b, row)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the second page of GET /api/v1/participants is always 400 invalid-cursor: "
-    "app/core/pagination.py _coerce() uses column.type.python_type, which is `object` for "
-    "the UTCDateTime TypeDecorator (Participant.created_at), and object(value) raises",
-)
 def test_list_pages_show_exactly_the_related_participants(client: TestClient, b: Built) -> None:
     visible = _list_world(client, b)
     seen: list[str] = []
