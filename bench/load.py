@@ -21,8 +21,9 @@ class LoadResult:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
-async def _worker(host: str, port: int, raw: bytes, deadline: float, result: LoadResult,
-                  max_requests: int) -> None:
+async def _worker(
+    host: str, port: int, raw: bytes, deadline: float, result: LoadResult, max_requests: int
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while time.perf_counter() < deadline and result.requests < max_requests:
@@ -47,22 +48,36 @@ async def _worker(host: str, port: int, raw: bytes, deadline: float, result: Loa
         writer.close()
 
 
-async def _run(host: str, port: int, path: str, headers: dict[str, str], seconds: float,
-               connections: int, max_requests: int) -> LoadResult:
+async def _run(
+    host: str,
+    port: int,
+    path: str,
+    headers: dict[str, str],
+    seconds: float,
+    connections: int,
+    max_requests: int,
+) -> LoadResult:
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     raw = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{head}\r\n".encode()
     result = LoadResult(0, 0, 0.0, {})
     start = time.perf_counter()
     deadline = start + seconds
-    await asyncio.gather(*(_worker(host, port, raw, deadline, result, max_requests)
-                           for _ in range(connections)))
+    await asyncio.gather(
+        *(_worker(host, port, raw, deadline, result, max_requests) for _ in range(connections))
+    )
     result.seconds = time.perf_counter() - start
     return result
 
 
-def run_load(host: str, port: int, path: str, headers: dict[str, str] | None = None,
-             seconds: float = 5.0, connections: int = 16,
-             max_requests: int = 200_000) -> LoadResult:
+def run_load(
+    host: str,
+    port: int,
+    path: str,
+    headers: dict[str, str] | None = None,
+    seconds: float = 5.0,
+    connections: int = 16,
+    max_requests: int = 200_000,
+) -> LoadResult:
     """Hammer GET `path` for `seconds` (bounded in time and count) and report the rate."""
     try:
         import uvloop
@@ -70,5 +85,4 @@ def run_load(host: str, port: int, path: str, headers: dict[str, str] | None = N
         uvloop.install()
     except ImportError:
         pass
-    return asyncio.run(_run(host, port, path, headers or {}, seconds, connections,
-                            max_requests))
+    return asyncio.run(_run(host, port, path, headers or {}, seconds, connections, max_requests))
