@@ -14,8 +14,8 @@ filter or flag would tell it what the record withholds. So:
 
 SQL narrows by relationship and by the whole condition (a superset); the gate decides
 custody per row, and pages are filled by scanning on from the cursor until `limit`
-matching rows are found, so a page and its cursor look exactly as if the withheld rows
-had never matched (a short page could otherwise hint that some did).
+matching rows are found (app/services/filtered_pages.py), so a page and its cursor look
+exactly as if the withheld rows had never matched.
 """
 
 from collections.abc import Callable
@@ -25,9 +25,10 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from app.core.pagination import PageParams, decode_cursor, encode_cursor, paginate
+from app.core.pagination import PageParams, paginate
 from app.models.participant import Participant, Phase
 from app.models.referral import Referral, ReferralStatus, Urgency
+from app.services.filtered_pages import paginate_kept
 from app.services.referral_overdue import is_overdue, late_reply_clause, overdue_clause
 from app.services.referrals import (
     RESOURCE,
@@ -40,7 +41,6 @@ from app.sharing.categories import Category
 from app.sharing.gate import SharingGate
 
 _KEYS: list[Any] = [Referral.created_at, Referral.id]
-_SCAN_BATCH = 50
 
 
 class Box(StrEnum):
@@ -95,20 +95,23 @@ def _participants(gate: SharingGate, rows: list[Referral]) -> dict[Any, Particip
     return {p.id: p for p in people}
 
 
-def _row_filter(
-    gate: SharingGate, flt: BoxFilter, people: dict[Any, Participant]
-) -> Callable[[Referral], bool]:
-    """Does a row match the custody-dependent filters, as the caller may know them?"""
+def _row_filter(gate: SharingGate, flt: BoxFilter) -> Callable[[list[Referral]], list[Referral]]:
+    """The rows of a batch that match the custody-dependent filters, as the caller may know
+    them (custody decided per row by the gate)."""
 
-    def keep(referral: Referral) -> bool:
-        person = people[referral.participant_id]
-        if flt.phase is not None and not custody_visible(gate, person):
-            return False  # in no phase, for a caller who may not see custody
-        if flt.overdue is not None:
-            release = visible_release_date(gate, referral, person, record=False)
-            if is_overdue(referral, release, gate.now) != flt.overdue:
-                return False
-        return True
+    def keep(rows: list[Referral]) -> list[Referral]:
+        people = _participants(gate, rows)
+        out = []
+        for referral in rows:
+            person = people[referral.participant_id]
+            if flt.phase is not None and not custody_visible(gate, person):
+                continue  # in no phase, for a caller who may not see custody
+            if flt.overdue is not None:
+                release = visible_release_date(gate, referral, person, record=False)
+                if is_overdue(referral, release, gate.now) != flt.overdue:
+                    continue
+            out.append(referral)
+        return out
 
     return keep
 
@@ -120,23 +123,7 @@ def _page(
     stmt = _statement(gate, flt)
     if flt.phase is None and flt.overdue is None:
         return paginate(gate.session, stmt, _KEYS, paging, descending=True)
-    kept: list[Referral] = []
-    cursor = paging.cursor
-    batch = max(paging.limit + 1, _SCAN_BATCH)
-    while len(kept) <= paging.limit:
-        rows, next_cursor = paginate(
-            gate.session, stmt, _KEYS, PageParams(limit=batch, cursor=cursor), descending=True
-        )
-        keep = _row_filter(gate, flt, _participants(gate, rows))
-        kept.extend(r for r in rows if keep(r))
-        if next_cursor is None:
-            break
-        cursor = decode_cursor(next_cursor)
-    if len(kept) <= paging.limit:
-        return kept, None
-    kept = kept[: paging.limit]
-    last = kept[-1]
-    return kept, encode_cursor([getattr(last, k.key) for k in _KEYS])
+    return paginate_kept(gate.session, stmt, _KEYS, paging, _row_filter(gate, flt), descending=True)
 
 
 def list_box(

@@ -203,6 +203,28 @@ class TestCustodyInTheInbox:
         assert second["next_cursor"] is None
 
 
+class TestCustodyInTheParticipantList:
+    PEOPLE = "/api/v1/participants"
+
+    def test_phase_filter_needs_custody(self, rw: ReferralWorld) -> None:
+        rw.create(categories=["identity"], submit=True)
+        h = rw.recipient()
+        listed = rw.client.get(self.PEOPLE, headers=h).json()["items"]
+        assert [p["id"] for p in listed] == [str(rw.participant.id)]
+        assert "phase" not in listed[0]
+        for phase in Phase:
+            res = rw.client.get(self.PEOPLE, params={"phase": phase}, headers=h)
+            assert res.json() == {"items": [], "next_cursor": None}, phase
+
+    def test_phase_filter_with_custody_attached(self, rw: ReferralWorld) -> None:
+        rw.create(categories=["identity", "custody"], submit=True)
+        h = rw.recipient()
+        res = rw.client.get(self.PEOPLE, params={"phase": "in_prison"}, headers=h).json()
+        assert [p["id"] for p in res["items"]] == [str(rw.participant.id)]
+        res = rw.client.get(self.PEOPLE, params={"phase": "community"}, headers=h).json()
+        assert res["items"] == []
+
+
 class TestRecipientSeesOnlyAttached:
     def test_attached_only_until_accepted(self, rw: ReferralWorld) -> None:
         add_consent(rw.db, rw.participant, ["contact"], rw.housing)
