@@ -13,7 +13,6 @@ class ReadinessStatus(StrEnum):
     met = "met"
     not_met = "not_met"
     unknown = "unknown"  # the evidence exists but is withheld from the caller
-    not_recorded = "not_recorded"  # this system does not (yet) hold that kind of evidence
 
 
 class ReadinessItem(SQLModel):

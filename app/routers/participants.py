@@ -43,7 +43,10 @@ def _json(body: dict[str, Any], status_code: int, headers: dict[str, str]) -> JS
 async def list_participants(
     gate: ParticipantsRead, paging: Paging, phase: Phase | None = None
 ) -> Page[ParticipantRead]:
-    """Participants the caller's organisation has a relationship with (redacted)."""
+    """Participants the caller's organisation has a relationship with (redacted).
+
+    `phase` matches only participants whose custody details the caller may see.
+    """
     items, cursor = service.list_participants(gate, paging, phase)
     return Page(items=[ParticipantRead.model_validate(i) for i in items], next_cursor=cursor)
 

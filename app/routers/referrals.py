@@ -54,7 +54,12 @@ async def list_referrals(
     phase: Phase | None = None,
     overdue: bool | None = None,
 ) -> Page[ReferralRead]:
-    """The organisation's inbox (addressed to it) or outbox (sent by it), newest first."""
+    """The organisation's inbox (addressed to it) or outbox (sent by it), newest first.
+
+    `phase` and the release-date part of `overdue` use the participant's custody details
+    only where the caller may see them: a referral whose participant's custody is withheld
+    matches no `phase`, and is overdue only by time since submission.
+    """
     flt = BoxFilter(box=box, status=status, urgency=urgency, phase=phase, overdue=overdue)
     items, cursor = list_box(gate, flt, paging)
     return Page(items=[ReferralRead.model_validate(i) for i in items], next_cursor=cursor)

@@ -21,6 +21,7 @@ from app.models.participant import (
     ParticipantUpdate,
     Phase,
 )
+from app.services.filtered_pages import paginate_kept
 from app.sharing.categories import Category
 from app.sharing.fields import categories_of
 from app.sharing.gate import SharingGate
@@ -107,11 +108,25 @@ def register_participant(gate: SharingGate, data: ParticipantCreate) -> dict[str
 def list_participants(
     gate: SharingGate, paging: PageParams, phase: Phase | None = None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """The participants the caller may know exist, redacted row by row."""
+    """The participants the caller may know exist, redacted row by row.
+
+    `phase` is custody information: it matches only participants whose custody the caller
+    may see (decided per row by the gate after SQL narrows by relationship and phase).
+    """
     stmt = visible_participants(gate.caller, gate.now)
-    if phase is not None:
+    keys = [Participant.created_at, Participant.id]
+    if phase is None:
+        rows, cursor = paginate(gate.session, stmt, keys, paging)
+    else:
+
+        def custody_seen(batch: list[Participant]) -> list[Participant]:
+            gate.prefetch([r.id for r in batch], [r.source_org_id for r in batch])
+            return [
+                r for r in batch if gate.decide(r.id, Category.custody, r.source_org_id).allowed
+            ]
+
         stmt = stmt.where(Participant.phase == phase)
-    rows, cursor = paginate(gate.session, stmt, [Participant.created_at, Participant.id], paging)
+        rows, cursor = paginate_kept(gate.session, stmt, keys, paging, custody_seen)
     gate.prefetch([r.id for r in rows], [r.source_org_id for r in rows])
     return [participant_view(gate, r, action="list") for r in rows], cursor
 

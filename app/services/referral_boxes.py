@@ -1,7 +1,25 @@
-"""Inbox and outbox: the referrals addressed to, or sent by, the caller's organisation."""
+"""Inbox and outbox: the referrals addressed to, or sent by, the caller's organisation.
 
+Filters on the participant's custody (`phase`, and the release-date part of `overdue`)
+answer only from custody the caller may see. The participant's phase and release date
+are custody information, and a receiver with a referral-only relationship sees custody
+only when it is attached to the referral (and the decision allows it); otherwise a
+filter or flag would tell it what the record withholds. So:
+
+  - `phase=X` matches a referral only when its participant is in phase X *and* the
+    caller may see the participant's custody; referrals whose custody is withheld never
+    match a phase filter (in either direction: they are in no phase for the caller);
+  - `overdue` (flag and filter) uses the release date only when custody is visible;
+    otherwise only the time-since-submission part (referral data) counts.
+
+SQL narrows by relationship and by the whole condition (a superset); the gate decides
+custody per row, and pages are filled by scanning on from the cursor until `limit`
+matching rows are found (app/services/filtered_pages.py), so a page and its cursor look
+exactly as if the withheld rows had never matched.
+"""
+
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 from enum import StrEnum
 from typing import Any
 
@@ -10,10 +28,19 @@ from sqlmodel import col, select
 from app.core.pagination import PageParams, paginate
 from app.models.participant import Participant, Phase
 from app.models.referral import Referral, ReferralStatus, Urgency
-from app.services.referral_overdue import overdue_clause, release_date_column
-from app.services.referrals import RESOURCE, referral_view, visibility_basis
+from app.services.filtered_pages import paginate_kept
+from app.services.referral_overdue import is_overdue, late_reply_clause, overdue_clause
+from app.services.referrals import (
+    RESOURCE,
+    custody_visible,
+    referral_view,
+    visibility_basis,
+    visible_release_date,
+)
 from app.sharing.categories import Category
 from app.sharing.gate import SharingGate
+
+_KEYS: list[Any] = [Referral.created_at, Referral.id]
 
 
 class Box(StrEnum):
@@ -51,31 +78,60 @@ def _statement(gate: SharingGate, flt: BoxFilter) -> Any:
         stmt = stmt.where(Referral.urgency == flt.urgency)
     if flt.phase is not None:
         stmt = stmt.where(Participant.phase == flt.phase)
-    if flt.overdue is not None:
-        clause = overdue_clause(gate.now)
-        stmt = stmt.where(clause if flt.overdue else ~clause)
+    if flt.overdue is True:
+        # Superset: the release-date part is re-decided per row (custody may be withheld).
+        stmt = stmt.where(overdue_clause(gate.now))
+    elif flt.overdue is False:
+        stmt = stmt.where(~late_reply_clause(gate.now))
     return stmt
+
+
+def _participants(gate: SharingGate, rows: list[Referral]) -> dict[Any, Participant]:
+    ids = list({r.participant_id for r in rows})
+    if not ids:
+        return {}
+    people = gate.session.exec(select(Participant).where(col(Participant.id).in_(ids))).all()
+    gate.prefetch([p.id for p in people], [p.source_org_id for p in people])
+    return {p.id: p for p in people}
+
+
+def _row_filter(gate: SharingGate, flt: BoxFilter) -> Callable[[list[Referral]], list[Referral]]:
+    """The rows of a batch that match the custody-dependent filters, as the caller may know
+    them (custody decided per row by the gate)."""
+
+    def keep(rows: list[Referral]) -> list[Referral]:
+        people = _participants(gate, rows)
+        out = []
+        for referral in rows:
+            person = people[referral.participant_id]
+            if flt.phase is not None and not custody_visible(gate, person):
+                continue  # in no phase, for a caller who may not see custody
+            if flt.overdue is not None:
+                release = visible_release_date(gate, referral, person, record=False)
+                if is_overdue(referral, release, gate.now) != flt.overdue:
+                    continue
+            out.append(referral)
+        return out
+
+    return keep
+
+
+def _page(
+    gate: SharingGate, flt: BoxFilter, paging: PageParams
+) -> tuple[list[Referral], str | None]:
+    """One page of matching referrals: SQL narrows, the gate decides custody per row."""
+    stmt = _statement(gate, flt)
+    if flt.phase is None and flt.overdue is None:
+        return paginate(gate.session, stmt, _KEYS, paging, descending=True)
+    return paginate_kept(gate.session, stmt, _KEYS, paging, _row_filter(gate, flt), descending=True)
 
 
 def list_box(
     gate: SharingGate, flt: BoxFilter, paging: PageParams
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of the inbox or outbox, newest first, each read recorded through the gate."""
-    rows, cursor = paginate(
-        gate.session,
-        _statement(gate, flt),
-        [Referral.created_at, Referral.id],
-        paging,
-        descending=True,
-    )
-    release: dict[Any, date | None] = {}
-    ids = list({r.participant_id for r in rows})
-    if ids:
-        release = dict(
-            gate.session.exec(
-                select(Participant.id, release_date_column()).where(col(Participant.id).in_(ids))
-            ).all()
-        )
+    rows, cursor = _page(gate, flt, paging)
+    people = _participants(gate, rows)
     items = []
     for referral in rows:
         basis = visibility_basis(gate, referral)
@@ -87,8 +143,9 @@ def list_box(
             referral_view(
                 gate,
                 referral,
-                release_date=release.get(referral.participant_id),
+                participant=people[referral.participant_id],
                 with_transitions=False,
+                action="list",
             )
         )
     return items, cursor

@@ -2,9 +2,16 @@
 
 Overdue means either
   - submitted and not accepted or declined within the response time for its urgency
-    (settings `referral_response_hours_*`), or
+    (settings `referral_response_hours_*`): referral data, always evaluated; or
   - submitted or accepted but not yet in progress on or after the participant's release
-    date (the actual one when recorded, else the expected one).
+    date (the actual one when recorded, else the expected one). The release date is
+    custody information: callers pass the release date *the caller may see* (None when
+    the sharing decision withholds custody), so this part is never computed from a
+    withheld date (app/services/referrals.py, `visible_release_date`).
+
+The SQL clauses are pre-filters only (a superset of the rows the caller will see as
+overdue, or as not overdue); the inbox applies `is_overdue` per row after the gate's
+custody decision (app/services/referral_boxes.py).
 """
 
 from datetime import date, datetime, timedelta
@@ -17,7 +24,7 @@ from app.core.settings import get_settings
 from app.models.participant import Participant
 from app.models.referral import Referral, ReferralStatus, Urgency
 
-_NOT_STARTED = (ReferralStatus.submitted, ReferralStatus.accepted)
+NOT_STARTED = (ReferralStatus.submitted, ReferralStatus.accepted)
 
 
 def response_hours(urgency: Urgency) -> int:
@@ -39,7 +46,7 @@ def is_overdue(referral: Referral, release_date: date | None, now: datetime) -> 
     ):
         return True
     return (
-        referral.status in _NOT_STARTED and release_date is not None and release_date <= now.date()
+        referral.status in NOT_STARTED and release_date is not None and release_date <= now.date()
     )
 
 
@@ -48,8 +55,8 @@ def release_date_column() -> Any:
     return func.coalesce(Participant.actual_release_date, Participant.expected_release_date)
 
 
-def overdue_clause(now: datetime) -> ColumnElement[bool]:
-    """The same rule in SQL, for a query that joins Participant to Referral."""
+def late_reply_clause(now: datetime) -> ColumnElement[bool]:
+    """The time-since-submission part of the rule in SQL (referral data only)."""
     late_reply = [
         and_(
             col(Referral.urgency) == urgency,
@@ -57,10 +64,19 @@ def overdue_clause(now: datetime) -> ColumnElement[bool]:
         )
         for urgency in Urgency
     ]
+    return and_(col(Referral.status) == ReferralStatus.submitted, or_(*late_reply))
+
+
+def overdue_clause(now: datetime) -> ColumnElement[bool]:
+    """The whole rule in SQL, for a query that joins Participant to Referral.
+
+    It reads the release date whatever the caller may see: use it only to narrow a query
+    whose rows are then decided per row with `is_overdue` and the visible release date.
+    """
     return or_(
-        and_(col(Referral.status) == ReferralStatus.submitted, or_(*late_reply)),
+        late_reply_clause(now),
         and_(
-            col(Referral.status).in_(list(_NOT_STARTED)),
+            col(Referral.status).in_(list(NOT_STARTED)),
             release_date_column() <= now.date(),
         ),
     )

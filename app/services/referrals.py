@@ -4,6 +4,12 @@ Who sees a referral: the referring organisation (its own record), the receiving
 organisation once it is submitted (it is addressed to them), and the participant with a
 participant token once it is submitted (rule 6). Everyone else: 404. Each read is
 recorded through the gate as a disclosure of the `referrals` category.
+
+The `overdue` flag is referral data except for its release-date part: the participant's
+release date is custody information, so that part is computed only when the sharing
+decision lets the caller see the participant's custody (`visible_release_date`), and
+the use is recorded as a custody disclosure. A receiver with a referral-only
+relationship and no `custody` attached sees only the time-since-submission part.
 """
 
 import uuid
@@ -30,13 +36,13 @@ from app.models.referral import (
     ReferralUpdate,
 )
 from app.services.referral_checks import refusals_for_recipient
-from app.services.referral_overdue import is_overdue
+from app.services.referral_overdue import NOT_STARTED, is_overdue
 from app.sharing.categories import Category
+from app.sharing.decision import Deny
 from app.sharing.gate import SharingGate
 
 RESOURCE = "referral"
-_LOAD = object()
-_LIFECYCLE_ORDER = list(ReferralStatus)  # referral_view: look the participant's release date up
+_LIFECYCLE_ORDER = list(ReferralStatus)
 
 
 def visibility_basis(gate: SharingGate, referral: Referral) -> str | None:
@@ -77,21 +83,50 @@ def find_referral(
     return referral
 
 
+def custody_visible(gate: SharingGate, participant: Participant) -> bool:
+    """May the caller see this participant's custody details (phase, release dates)?"""
+    decision = gate.decide(participant.id, Category.custody, participant.source_org_id)
+    return not isinstance(decision, Deny)
+
+
+def visible_release_date(
+    gate: SharingGate,
+    referral: Referral,
+    participant: Participant,
+    *,
+    action: str = "read",
+    record: bool = True,
+) -> date | None:
+    """The release date for the overdue rule, or None when custody is withheld.
+
+    When `record` and the release date can change the flag shown (the referral is not
+    started yet), its use is recorded as a custody disclosure with the decision's basis.
+    """
+    decision = gate.decide(participant.id, Category.custody, participant.source_org_id)
+    if isinstance(decision, Deny):
+        return None
+    release_date = participant.actual_release_date or participant.expected_release_date
+    if record and release_date is not None and referral.status in NOT_STARTED:
+        gate.disclosed(
+            participant.id, Category.custody, decision.basis, action=action, resource=RESOURCE
+        )
+    return release_date
+
+
 def referral_view(
     gate: SharingGate,
     referral: Referral,
     *,
-    release_date: object = _LOAD,
+    participant: Participant | None = None,
     with_transitions: bool = True,
+    action: str = "read",
 ) -> dict[str, Any]:
     """The referral as a response body (with its transitions and the overdue flag)."""
-    if release_date is _LOAD:
-        release_date = None
+    if participant is None:
         participant = gate.session.get(Participant, referral.participant_id)
-        if participant is not None:
-            release_date = participant.actual_release_date or participant.expected_release_date
+    assert participant is not None  # foreign key
+    release_date = visible_release_date(gate, referral, participant, action=action)
     body = referral.model_dump()
-    assert release_date is None or isinstance(release_date, date)
     body["overdue"] = is_overdue(referral, release_date, gate.now)
     body["transitions"] = []
     if with_transitions:

@@ -1,10 +1,10 @@
 """Release readiness: the checklist for the days before release, worked out from the record.
 
-Each item is `met` (with the evidence ids), `not_met`, `unknown` (evidence withheld from
-the caller by the sharing decision), or `not_recorded` (evidence of a kind this system
-does not hold yet; see app/services/care_record_evidence.py). When an item has several
-routes to being met, the most informative answer wins: met > unknown > not_met >
-not_recorded.
+Each item is `met` (with the evidence ids), `not_met`, or `unknown` (evidence withheld from
+the caller by the sharing decision). Evidence comes from accepted referrals and from the
+care record (shared action plan and appointments; the rules are in
+app/services/care_record_evidence.py). When an item has several routes to being met, the
+most informative answer wins: met > unknown > not_met.
 
 Referrals count as evidence once accepted (accepted, in progress or completed). They are
 read through the gate as `referrals` records of their referring organisation.
@@ -37,7 +37,6 @@ _RANK = {
     ReadinessStatus.met: 0,
     ReadinessStatus.unknown: 1,
     ReadinessStatus.not_met: 2,
-    ReadinessStatus.not_recorded: 3,
 }
 
 
@@ -180,7 +179,7 @@ def readiness_items(
         ),
         _combine(
             "reporting_instructions", "Reporting instructions given",
-            care.reporting_instructions_given(gate, participant),
+            care.reporting_instructions_given(gate, participant, release_date),
         ),
     ]  # fmt: skip
 
