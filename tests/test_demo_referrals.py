@@ -28,6 +28,6 @@ def test_demo_seed(db: Session, client: TestClient, world: World) -> None:
     stale = client.get("/api/v1/services", params={"stale": True}, headers=h).json()["items"]
     assert "Benefits on Release" in {s["name"] for s in stale}
     assert len(db.exec(select(Service)).all()) == 8
-    releases = client.get("/api/v1/caseload/releases", headers=h).json()
+    releases = client.get("/api/v1/caseload/releases", headers=h).json()["items"]
     assert [r["days_to_release"] for r in releases] == [10]
     assert verify_chain(db).ok

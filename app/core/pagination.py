@@ -60,7 +60,7 @@ def page_params(
 
 def _coerce(column: Any, value: Any) -> Any:
     import uuid
-    from datetime import datetime
+    from datetime import date, datetime
 
     try:
         python_type = column.type.python_type
@@ -71,6 +71,8 @@ def _coerce(column: Any, value: Any) -> Any:
             return uuid.UUID(str(value))
         if python_type is datetime:
             return datetime.fromisoformat(str(value))
+        if python_type is date:
+            return date.fromisoformat(str(value))
         if python_type is int:
             return int(value)
         return python_type(value)

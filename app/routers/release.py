@@ -3,11 +3,11 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from app.auth.guards import AUTH_ERRORS
 from app.core.errors import NotFound, error_responses
-from app.core.settings import get_settings
+from app.core.pagination import Page, PageParams, page_params
 from app.models.readiness import ReleaseReadiness, UpcomingRelease
 from app.services.release_readiness import release_readiness, upcoming_releases
 from app.sharing.deps import ParticipantsRead
@@ -28,12 +28,12 @@ async def read_release_readiness(
     return release_readiness(gate, participant)
 
 
-@router.get("/caseload/releases", response_model=list[UpcomingRelease])
+@router.get("/caseload/releases", response_model=Page[UpcomingRelease])
 async def list_upcoming_releases(
     gate: ParticipantsRead,
+    paging: Annotated[PageParams, Depends(page_params)],
     within_days: Annotated[int, Query(ge=0, le=365)] = 14,
-    limit: Annotated[int | None, Query(ge=1)] = None,
-) -> list[UpcomingRelease]:
+) -> Page[UpcomingRelease]:
     """The caller's participants due for release within `within_days`, with open items."""
-    cap = get_settings().max_page_size
-    return upcoming_releases(gate, within_days, min(limit or cap, cap))
+    items, cursor = upcoming_releases(gate, within_days, paging)
+    return Page(items=items, next_cursor=cursor)

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from app.core.pagination import PageParams
 from app.models.directory import Service
 from app.models.organisation import Organisation
 from app.models.participant import Participant, Phase, Withheld
@@ -24,6 +25,7 @@ from app.models.referral import Referral, ReferralStatus
 from app.models.sharing import Consent
 from app.services import care_record_evidence as care
 from app.services.care_record_evidence import Evidence
+from app.services.filtered_pages import paginate_kept
 from app.sharing.categories import Category
 from app.sharing.decision import Deny
 from app.sharing.gate import SharingGate
@@ -200,29 +202,38 @@ def release_readiness(gate: SharingGate, participant: Participant) -> ReleaseRea
     )
 
 
-def upcoming_releases(gate: SharingGate, within_days: int, limit: int) -> list[UpcomingRelease]:
+def upcoming_releases(
+    gate: SharingGate, within_days: int, paging: PageParams
+) -> tuple[list[UpcomingRelease], str | None]:
     """The caller's participants due for release within `within_days`, soonest first.
 
     Only participants whose custody details the caller may see are listed (the release
-    date is custody information); the filter runs in SQL, the decision per row after.
+    date is custody information). SQL narrows by relationship and dates; the decision runs
+    per row after, and pages are filled past dropped rows, so neither a short page nor the
+    cursor hints that someone whose custody is withheld is due for release.
     """
     today = gate.now.date()
-    stmt = (
-        visible_participants(gate.caller, gate.now)
-        .where(
-            col(Participant.phase).in_([Phase.in_prison, Phase.pre_release]),
-            col(Participant.expected_release_date) >= today,
-            col(Participant.expected_release_date) <= today + timedelta(days=within_days),
-        )
-        .order_by(col(Participant.expected_release_date), col(Participant.id))
-        .limit(limit)
+    stmt = visible_participants(gate.caller, gate.now).where(
+        col(Participant.phase).in_([Phase.in_prison, Phase.pre_release]),
+        col(Participant.expected_release_date) >= today,
+        col(Participant.expected_release_date) <= today + timedelta(days=within_days),
     )
-    rows: list[Participant] = list(gate.session.exec(stmt).all())
-    gate.prefetch([r.id for r in rows], [r.source_org_id for r in rows])
+
+    def custody_visible(rows: list[Participant]) -> list[Participant]:
+        gate.prefetch([r.id for r in rows], [r.source_org_id for r in rows])
+        return [r for r in rows if gate.decide(r.id, Category.custody, r.source_org_id).allowed]
+
+    rows, cursor = paginate_kept(
+        gate.session,
+        stmt,
+        [Participant.expected_release_date, Participant.id],
+        paging,
+        custody_visible,
+    )
     out = []
     for row in rows:
-        release_date, withheld = _release_date(gate, row)
-        if release_date is None or withheld:
+        release_date, _ = _release_date(gate, row)  # records the custody disclosure
+        if release_date is None:
             continue
         items = readiness_items(gate, row, release_date)
         out.append(
@@ -233,4 +244,4 @@ def upcoming_releases(gate: SharingGate, within_days: int, limit: int) -> list[U
                 open_items=[i.key for i in items if i.status != ReadinessStatus.met],
             )
         )
-    return out
+    return out, cursor

@@ -194,17 +194,39 @@ class TestUpcomingReleases:
         stranger = world.org("Elsewhere", OrgKind.probation)
         add_participant(db, stranger, release_in_days=2)  # not the caller's
         h = world.headers(coord)
-        soon = client.get(self.URL, params={"within_days": 14}, headers=h).json()
+        soon = client.get(self.URL, params={"within_days": 14}, headers=h).json()["items"]
         assert [r["participant_id"] for r in soon] == [str(example["sam"].id)]
         assert soon[0]["days_to_release"] == 10
         assert soon[0]["open_items"] == [
             "gp_registration", "medication_on_release", "gate_meeting", "reporting_instructions",
         ]  # fmt: skip
-        month = client.get(self.URL, params={"within_days": 40}, headers=h).json()
+        month = client.get(self.URL, params={"within_days": 40}, headers=h).json()["items"]
         assert [r["participant_id"] for r in month] == [str(example["sam"].id), str(later.id)]
         # The CMHT may not see custody dates, so nobody is listed for it.
         cmht = client.get(self.URL, headers=world.headers(example["cmht"])).json()
-        assert cmht == []
+        assert cmht == {"items": [], "next_cursor": None}
+
+    def test_pages_skip_withheld_custody_without_a_trace(
+        self, client: TestClient, world: World, db: Session, example: dict[str, Any]
+    ) -> None:
+        """A page of one is full and its cursor leads on, even past rows the caller may not
+        date: their existence shows neither as a short page nor as an extra cursor."""
+        coord = example["coord"]
+        add_participant(db, coord, release_in_days=12)
+        h = world.headers(coord)
+        first = client.get(self.URL, params={"within_days": 40, "limit": 1}, headers=h).json()
+        assert len(first["items"]) == 1 and first["next_cursor"]
+        second = client.get(
+            self.URL,
+            params={"within_days": 40, "limit": 1, "cursor": first["next_cursor"]},
+            headers=h,
+        ).json()
+        assert len(second["items"]) == 1
+        assert second["items"][0]["participant_id"] != first["items"][0]["participant_id"]
+        cmht = client.get(
+            self.URL, params={"limit": 1}, headers=world.headers(example["cmht"])
+        ).json()
+        assert cmht == {"items": [], "next_cursor": None}
 
     def test_bad_window_422(self, client: TestClient, world: World) -> None:
         h = world.headers(world.org("C", OrgKind.care_coordination))
