@@ -42,6 +42,8 @@ def create_user(session: Session, data: UserCreate) -> User:
     get_organisation(session, data.organisation_id)
     if (data.role == Role.participant) != (data.participant_id is not None):
         raise Unprocessable("A participant account, and only one, links to a participant record.")
+    if data.participant_id is not None:
+        _check_self_service_link(session, data.organisation_id, data.participant_id)
     if session.exec(select(User.id).where(User.username == data.username)).first():
         raise Conflict("This username is taken.")
     user = User(
@@ -58,6 +60,32 @@ def create_user(session: Session, data: UserCreate) -> User:
     except IntegrityError:
         raise Conflict("The user could not be created (a linked record is missing).") from None
     return user
+
+
+def _check_self_service_link(
+    session: Session, org_id: uuid.UUID, participant_id: uuid.UUID
+) -> None:
+    """A participant account gives its holder their whole self-service record, so only the
+    organisation leading the person's care may open one, and only for that person."""
+    from sqlalchemy import or_
+    from sqlmodel import col
+
+    from app.models.base import utcnow
+    from app.models.participant import CareRole, CareTeamMember
+
+    leads = session.exec(
+        select(CareTeamMember.id).where(
+            CareTeamMember.participant_id == participant_id,
+            CareTeamMember.organisation_id == org_id,
+            CareTeamMember.role == CareRole.lead,
+            or_(col(CareTeamMember.until).is_(None), col(CareTeamMember.until) > utcnow()),
+        )
+    ).first()
+    if leads is None:
+        # Same answer whether or not the participant exists elsewhere.
+        raise Unprocessable(
+            "A participant account is opened by the organisation leading that person's care."
+        )
 
 
 def create_client(session: Session, data: ApiClientCreate) -> tuple[ApiClient, str]:

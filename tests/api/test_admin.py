@@ -272,3 +272,44 @@ class TestClients:
             f"{ADMIN}/clients", json={"organisation_id": str(own.id), **body}, headers=headers
         )
         _problem(response, 422)
+
+
+class TestParticipantAccounts:
+    """A self-service account exposes the person's record to its holder: only the lead
+    organisation may open one, and only for its own participant."""
+
+    def test_only_the_lead_organisation_links_a_participant_account(
+        self, client: TestClient, world: World
+    ) -> None:
+        lead = world.org("Lead", OrgKind.care_coordination)
+        other = world.org("Other", OrgKind.housing)
+        pid = client.post(
+            "/api/v1/participants",
+            json={"given_name": "Self", "family_name": "Service"},
+            headers=world.headers(lead),
+        ).json()["id"]
+        body = {
+            "username": "self.service",
+            "role": "participant",
+            "participant_id": pid,
+            "password": "long-enough-password",
+        }
+        refused = client.post(
+            "/api/v1/admin/users",
+            headers=world.headers(other, Role.org_admin),
+            json={**body, "organisation_id": str(other.id)},
+        )
+        assert refused.status_code == 422
+        platform = world.org("Platform", OrgKind.care_coordination)
+        by_sysadmin = client.post(
+            "/api/v1/admin/users",
+            headers=world.headers(platform, Role.system_admin),
+            json={**body, "organisation_id": str(other.id)},
+        )
+        assert by_sysadmin.status_code == 422
+        created = client.post(
+            "/api/v1/admin/users",
+            headers=world.headers(lead, Role.org_admin),
+            json={**body, "organisation_id": str(lead.id)},
+        )
+        assert created.status_code == 201, created.text
