@@ -99,13 +99,16 @@ def problem_response(
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
     extensions: dict[str, Any] | None = None,
+    instance: str | None = None,
 ) -> JSONResponse:
-    """A problem+json response."""
+    """A problem+json response; `instance` defaults to the request's path."""
     body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status}
     body.update(extensions or {})
     if detail:
         body["detail"] = detail
-    if request is not None:
+    if instance is not None:
+        body["instance"] = instance
+    elif request is not None:
         body["instance"] = request.url.path
     if errors is not None:
         body["errors"] = errors
@@ -174,6 +177,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors, malformed = _clean_validation_errors(exc)
+        instance = None
+        if any(e["loc"][:1] == ["path"] for e in errors):
+            # The path holds the rejected value (a mistyped id may be an NHS number):
+            # name the route template instead of echoing it.
+            instance = getattr(request.scope.get("route"), "path", None) or "<unmatched>"
         if malformed:
             return problem_response(
                 400,
@@ -190,6 +198,7 @@ def install_error_handlers(app: FastAPI) -> None:
             request,
             "The request did not pass validation; see `errors`.",
             errors,
+            instance=instance,
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -218,11 +227,29 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
+def _document_request_problems(operation: dict[str, Any]) -> None:
+    """Declare the 4xx answers that come from the request's envelope, not the route.
+
+    A JSON body can be malformed (400) or too large (413, BodySizeLimitMiddleware);
+    a `cursor` can be one the server never issued (400).
+    """
+    responses = operation.setdefault("responses", {})
+    body = operation.get("requestBody", {}).get("content", {})
+    if body:
+        if "application/json" in body:
+            responses.setdefault("400", {"description": "Malformed JSON"})
+        responses.setdefault("413", {"description": "Payload too large"})
+    parameters = operation.get("parameters", [])
+    if any(p.get("in") == "query" and p.get("name") == "cursor" for p in parameters):
+        responses.setdefault("400", {"description": "Invalid cursor"})
+
+
 def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     """Make every documented 4xx/5xx response say what is really sent: problem+json."""
     problem_ref = {"$ref": "#/components/schemas/Problem"}
     for path in schema.get("paths", {}).values():
         for operation in path.values():
+            _document_request_problems(operation)
             for status, response in operation.get("responses", {}).items():
                 if str(status)[0] in {"4", "5"}:
                     response["content"] = {PROBLEM_JSON: {"schema": problem_ref}}

@@ -58,25 +58,44 @@ def page_params(
     return PageParams(limit=size, cursor=decode_cursor(cursor) if cursor else None)
 
 
+# The widest integer column a cursor can point into (BIGINT); PostgreSQL refuses more.
+_INT_RANGE = range(-(2**63), 2**63)
+
+
 def _coerce(column: Any, value: Any) -> Any:
+    """A cursor value as the key column's type; 400 for anything the server never issued.
+
+    A forged cursor must not reach the database as something it cannot bind: an integer
+    beyond BIGINT, a timestamp without zone or outside the calendar once in UTC, or text
+    with NUL (which PostgreSQL cannot hold).
+    """
     import uuid
-    from datetime import date, datetime
+    from datetime import UTC, date, datetime
 
     try:
         python_type = column.type.python_type
     except NotImplementedError:
         python_type = type(value)
+    if isinstance(value, dict | list) or (isinstance(value, str) and "\x00" in value):
+        raise InvalidCursor("The cursor is not valid.")
     try:
         if python_type is uuid.UUID:
             return uuid.UUID(str(value))
         if python_type is datetime:
-            return datetime.fromisoformat(str(value))
+            moment = datetime.fromisoformat(str(value))
+            if moment.tzinfo is None:
+                raise ValueError("naive")
+            moment.astimezone(UTC)  # OverflowError at the ends of the calendar
+            return moment
         if python_type is date:
             return date.fromisoformat(str(value))
         if python_type is int:
-            return int(value)
+            number = int(value)
+            if isinstance(value, bool) or number not in _INT_RANGE:
+                raise ValueError("out of range")
+            return number
         return python_type(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidCursor("The cursor is not valid.") from None
 
 

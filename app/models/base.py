@@ -1,10 +1,11 @@
 """Shared column types and helpers for the SQLModel family."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import StringConstraints, field_validator
 from sqlalchemy import DateTime
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import Dialect
@@ -67,7 +68,62 @@ def enum_type(enum_cls: type[StrEnum]) -> SAEnum:
     )
 
 
+# Request lists of enum values (categories, purposes, kinds, scopes): more room than any
+# of those enums has members, so an honest list always fits and a flood is a 422.
+ENUM_LIST_MAX = 20
+# Request lists of identifiers (e.g. consent recipients).
+ID_LIST_MAX = 50
+# Dates and times a request may carry: wide enough for any date of birth or plan, narrow
+# enough that conversion to UTC and date arithmetic (reminders, expiry, overdue checks)
+# can never run off the end of the calendar.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2999, 12, 31)
+# One item of a free-text list (exclusions, attendees ...).
+ShortText = Annotated[str, StringConstraints(max_length=200)]
+
+
+def contains_nul(value: Any) -> bool:
+    """Whether a string, or any string inside lists and objects, holds a NUL character.
+
+    PostgreSQL cannot store NUL in text (or JSON) columns, and no field has a use for one.
+    """
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(contains_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    return False
+
+
 class InputModel(SQLModel):
-    """Base of every request body: unknown fields are rejected (no mass assignment)."""
+    """Base of every request body: unknown fields are rejected (no mass assignment), no
+    text may hold a NUL character, and dates stay within EARLIEST_DATE..LATEST_DATE
+    (422 at validation, not a database or overflow error later)."""
 
     model_config = SQLModelConfig(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if contains_nul(value):
+            raise ValueError("text must not contain NUL characters")
+        return value
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _dates_in_range(cls, value: Any) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            try:
+                day = value.astimezone(UTC).date()
+            except OverflowError:
+                day = date.max
+        elif isinstance(value, date):
+            day = value if not isinstance(value, datetime) else value.date()
+        else:
+            return value
+        if not EARLIEST_DATE <= day <= LATEST_DATE:
+            raise ValueError(
+                f"dates must lie between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}"
+            )
+        return value

@@ -7,7 +7,14 @@ from enum import StrEnum
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
-from app.models.base import InputModel, UTCDateTime, enum_type, new_id, utcnow
+from app.models.base import (
+    ENUM_LIST_MAX,
+    InputModel,
+    UTCDateTime,
+    enum_type,
+    new_id,
+    utcnow,
+)
 from app.sharing.categories import Category
 
 
@@ -25,7 +32,7 @@ class ReviewOutcome(StrEnum):
 class BreakGlassCreate(InputModel):
     reason_code: BreakGlassReason
     justification: str = Field(max_length=4000)
-    categories: list[Category] = Field(min_length=1)
+    categories: list[Category] = Field(min_length=1, max_length=ENUM_LIST_MAX)
 
 
 class BreakGlassReviewCreate(InputModel):

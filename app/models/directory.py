@@ -9,7 +9,15 @@ from pydantic import field_validator, model_validator
 from sqlalchemy import JSON, Column, String
 from sqlmodel import Field, SQLModel
 
-from app.models.base import InputModel, UTCDateTime, enum_type, new_id, utcnow
+from app.models.base import (
+    ENUM_LIST_MAX,
+    InputModel,
+    ShortText,
+    UTCDateTime,
+    enum_type,
+    new_id,
+    utcnow,
+)
 
 
 class Setting(StrEnum):
@@ -96,9 +104,9 @@ class ServiceCreate(ServiceFields, InputModel):
     provider_org_id: uuid.UUID | None = Field(
         default=None, description="Defaults to the caller's organisation."
     )
-    categories: list[ServiceCategory] = Field(default_factory=list)
-    exclusions: list[str] = Field(default_factory=list, max_length=30)
-    criminal_record_exclusions: list[str] = Field(default_factory=list, max_length=30)
+    categories: list[ServiceCategory] = Field(default_factory=list, max_length=ENUM_LIST_MAX)
+    exclusions: list[ShortText] = Field(default_factory=list, max_length=30)
+    criminal_record_exclusions: list[ShortText] = Field(default_factory=list, max_length=30)
     opening_hours: list[OpeningHours] = Field(default_factory=list, max_length=50)
 
 
@@ -114,9 +122,9 @@ class ServiceUpdate(InputModel):
     how_to_refer: str | None = Field(default=None, max_length=2000)
     accepts_throughcare_referrals: bool | None = None
     active: bool | None = None
-    categories: list[ServiceCategory] | None = None
-    exclusions: list[str] | None = Field(default=None, max_length=30)
-    criminal_record_exclusions: list[str] | None = Field(default=None, max_length=30)
+    categories: list[ServiceCategory] | None = Field(default=None, max_length=ENUM_LIST_MAX)
+    exclusions: list[ShortText] | None = Field(default=None, max_length=30)
+    criminal_record_exclusions: list[ShortText] | None = Field(default=None, max_length=30)
     opening_hours: list[OpeningHours] | None = Field(default=None, max_length=50)
     verified: bool = Field(
         default=False, description="Also mark the whole entry as checked now (last_verified_at)."

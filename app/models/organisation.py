@@ -8,7 +8,15 @@ from pydantic import field_validator
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
-from app.models.base import InputModel, UTCDateTime, enum_type, new_id, utcnow
+from app.models.base import (
+    ENUM_LIST_MAX,
+    InputModel,
+    ShortText,
+    UTCDateTime,
+    enum_type,
+    new_id,
+    utcnow,
+)
 
 
 class OrgKind(StrEnum):
@@ -107,6 +115,7 @@ class ApiClientBase(SQLModel):
 
 class ApiClientCreate(ApiClientBase, InputModel):
     organisation_id: uuid.UUID
+    scopes: list[ShortText] = Field(default_factory=list, max_length=ENUM_LIST_MAX)
 
     @field_validator("scopes")
     @classmethod

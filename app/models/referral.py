@@ -8,7 +8,14 @@ from pydantic import field_validator, model_validator
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
-from app.models.base import InputModel, UTCDateTime, enum_type, new_id, utcnow
+from app.models.base import (
+    ENUM_LIST_MAX,
+    InputModel,
+    UTCDateTime,
+    enum_type,
+    new_id,
+    utcnow,
+)
 from app.sharing.categories import Category
 
 
@@ -119,7 +126,7 @@ class ReferralCreate(_Categories, InputModel):
     )
     reason: str = Field(min_length=3, max_length=4000)
     urgency: Urgency = Urgency.routine
-    categories: list[Category] = Field(min_length=1)
+    categories: list[Category] = Field(min_length=1, max_length=ENUM_LIST_MAX)
     requested_by_date: date | None = None
     submit: bool = Field(default=False, description="Submit at once instead of saving a draft.")
 
@@ -135,7 +142,7 @@ class ReferralUpdate(_Categories, InputModel):
 
     reason: str | None = Field(default=None, min_length=3, max_length=4000)
     urgency: Urgency | None = None
-    categories: list[Category] | None = Field(default=None, min_length=1)
+    categories: list[Category] | None = Field(default=None, min_length=1, max_length=ENUM_LIST_MAX)
     requested_by_date: date | None = None
 
 

@@ -8,7 +8,15 @@ from pydantic import field_validator, model_validator
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.models.base import InputModel, UTCDateTime, enum_type, new_id, utcnow
+from app.models.base import (
+    ENUM_LIST_MAX,
+    ID_LIST_MAX,
+    InputModel,
+    UTCDateTime,
+    enum_type,
+    new_id,
+    utcnow,
+)
 from app.models.organisation import OrgKind
 from app.sharing.categories import Category, Purpose
 
@@ -35,8 +43,8 @@ class ProtocolBase(SQLModel):
 class ProtocolWrite(ProtocolBase, InputModel):
     """The body of POST (new protocol) and PUT (new version of a protocol)."""
 
-    categories: list[Category]
-    purposes: list[Purpose]
+    categories: list[Category] = Field(max_length=ENUM_LIST_MAX)
+    purposes: list[Purpose] = Field(max_length=ENUM_LIST_MAX)
 
     @field_validator("categories", "purposes")
     @classmethod
@@ -87,10 +95,10 @@ class ConsentMethod(StrEnum):
 
 
 class ConsentCreate(InputModel):
-    categories: list[Category] = Field(min_length=1)
-    recipient_org_ids: list[uuid.UUID] = []
-    recipient_org_kinds: list[OrgKind] = []
-    purposes: list[Purpose] = Field(min_length=1)
+    categories: list[Category] = Field(min_length=1, max_length=ENUM_LIST_MAX)
+    recipient_org_ids: list[uuid.UUID] = Field(default=[], max_length=ID_LIST_MAX)
+    recipient_org_kinds: list[OrgKind] = Field(default=[], max_length=ENUM_LIST_MAX)
+    purposes: list[Purpose] = Field(min_length=1, max_length=ENUM_LIST_MAX)
     method: ConsentMethod
     evidence_ref: str | None = Field(default=None, max_length=200)
     given_at: datetime | None = None

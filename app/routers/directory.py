@@ -28,6 +28,8 @@ router = APIRouter(prefix="/api/v1/services", tags=["directory"], responses=AUTH
 Paging = Annotated[PageParams, Depends(page_params)]
 DirectoryEditor = Annotated[Caller, Security(get_caller, scopes=[Scope.directory_write])]
 HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+# PostgreSQL cannot compare text with NUL in it: refuse it as invalid input (422).
+NO_NUL = r"^[^\x00]*$"
 
 
 class HsdsPage(SQLModel):
@@ -44,7 +46,10 @@ async def search_services(
     paging: Paging,
     setting: Setting | None = None,
     category: ServiceCategory | None = None,
-    q: Annotated[str | None, Query(max_length=100, description="Text in name/description")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=100, pattern=NO_NUL, description="Text in name/description"),
+    ] = None,
     open_day: Annotated[Weekday | None, Query(description="0 = Monday ... 6 = Sunday")] = None,
     open_at: Annotated[str | None, Query(pattern=HHMM, description="HH:MM")] = None,
     accepting_referrals: bool | None = None,

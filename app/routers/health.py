@@ -1,11 +1,12 @@
 """Liveness, readiness and metrics."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.core.db import get_engine
+from app.core.errors import problem_response
 from app.core.metrics import metrics
 
 router = APIRouter(tags=["operations"])
@@ -18,13 +19,20 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", summary="Readiness", responses={503: {"description": "Database down"}})
-async def readyz() -> JSONResponse:
-    """The database is reachable."""
+async def readyz(request: Request) -> JSONResponse:
+    """The database is reachable (503 problem+json, with `database`, when it is not)."""
     try:
         with get_engine().connect() as conn:
             conn.execute(text("SELECT 1"))
     except SQLAlchemyError:
-        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        return problem_response(
+            503,
+            "Service unavailable",
+            "unavailable",
+            request,
+            "The database is not reachable.",
+            extensions={"database": "unreachable"},
+        )
     return JSONResponse({"status": "ok", "database": "ok"})
 
 

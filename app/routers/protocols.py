@@ -48,7 +48,7 @@ async def read_protocol(
     caller: AnyCaller,
     session: DbSession,
     protocol_id: uuid.UUID,
-    version: Annotated[int | None, Query(ge=1, description="A past version")] = None,
+    version: Annotated[int | None, Query(ge=1, le=1_000_000, description="A past version")] = None,
 ) -> ProtocolRead:
     """The current version of a protocol, or the one named by `version`."""
     return ProtocolRead.model_validate(protocols.protocol_version(session, protocol_id, version))

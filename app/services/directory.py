@@ -220,6 +220,8 @@ def update_service(
             value = []
         if value is None and name == "accepts_throughcare_referrals":
             value = False
+        if value is None and name == "description":
+            value = ""  # the column is NOT NULL; null clears it, as [] clears the lists
         setattr(row, name, value)
     if data.opening_hours is not None:
         _set_hours(session, row.id, data.opening_hours)

@@ -64,8 +64,8 @@ def run_idempotent(
     if key is None:
         status, body, resource_id = create()
         return Outcome(status, body, resource_id, False)
-    if not 1 <= len(key) <= 200:
-        raise Unprocessable("Idempotency-Key must be 1 to 200 characters.")
+    if not 1 <= len(key) <= 200 or not key.isprintable():
+        raise Unprocessable("Idempotency-Key must be 1 to 200 printable characters.")
     owner = caller.subject
     found = _stored(session, owner, scope, key)
     if found is not None:

@@ -145,6 +145,9 @@ def _is_lead_org(gate: SharingGate, participant_id: uuid.UUID) -> bool:
     )
 
 
+_REQUIRED = ("given_name", "family_name", "phase")
+
+
 def update_participant(
     gate: SharingGate, participant: Participant, data: ParticipantUpdate
 ) -> dict[str, Any]:
@@ -158,6 +161,9 @@ def update_participant(
     changes = data.model_dump(exclude_unset=True)
     if not changes:
         raise Unprocessable("The request changes nothing.")
+    # Registration requires these; a PATCH may change them, never blank them out.
+    if any(name in changes and changes[name] is None for name in _REQUIRED):
+        raise Unprocessable(f"{', '.join(_REQUIRED)} cannot be null.")
     for category in sorted(categories_of("participant", set(changes))):
         decision = gate.decide(participant.id, category, participant.source_org_id)
         if not decision.allowed:

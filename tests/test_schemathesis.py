@@ -1,0 +1,217 @@
+"""Schemathesis property tests: every operation of the OpenAPI document, fuzzed.
+
+Each operation gets generated requests (valid and invalid) with a real token for a
+synthetic world, and every response must: not be a 5xx, use a status code the document
+declares for the operation, carry the declared content type, and match the declared
+response schema. Path ids are sometimes swapped for ids that exist in the world, so the
+requests reach past the 404s into the services. Everything runs inside the rolled-back
+`db` fixture, on SQLite or PostgreSQL.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from sqlmodel import Session, select
+
+from app.main import app
+from app.models.organisation import Role
+from app.models.participant import CareTeamMember
+from app.models.sharing import SharingProtocol
+from tests.api.care_world import build_care
+from tests.fixtures import World
+
+_loaded = schemathesis.openapi.from_dict(app.openapi())
+_loaded.app = app
+# /readyz opens its own connection: under the test's open transaction SQLite's write lock
+# makes it wait out busy_timeout and answer 503. It has its own tests.
+schema = _loaded.exclude(path="/readyz")
+# TC_FUZZ_EXAMPLES=100 for a deeper hunt; the default keeps the normal run near a minute.
+schema.config.generation.update(
+    max_examples=int(os.environ.get("TC_FUZZ_EXAMPLES", "12")), allow_x00=True
+)
+
+JUSTIFICATION = "Synthetic emergency: risk to life, consent cannot be sought now."
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
+# Operations where a practitioner (not an org admin) is the natural caller.
+_PRACTITIONER_PATHS = ("/break-glass",)
+
+
+@dataclass
+class Fuzz:
+    """A synthetic world: tokens, and real ids to put into path parameters."""
+
+    admin: dict[str, str]
+    practitioner: dict[str, str]
+    ids: dict[str, list[str]] = field(default_factory=dict)
+
+    def headers_for(self, path: str) -> dict[str, str]:
+        if any(part in path for part in _PRACTITIONER_PATHS):
+            return self.practitioner
+        return self.admin
+
+
+def _id(response: Any) -> list[str]:
+    """The new record's id, or nothing when the setup request did not create one."""
+    if response.status_code in (200, 201):
+        return [str(response.json()["id"])]
+    return []
+
+
+@pytest.fixture
+def fuzz(world: World, db: Session) -> Iterator[Fuzz]:
+    from fastapi.testclient import TestClient
+
+    care = build_care(world, db)
+    admin = world.headers(care.coord, Role.org_admin)
+    practitioner = world.headers(care.coord, Role.practitioner)
+    db.commit()
+    pid = str(care.pid)
+    base = f"/api/v1/participants/{pid}"
+    ids: dict[str, list[str]] = {
+        "participant_id": [pid],
+        "organisation_id": [str(care.coord.id), str(care.cmht.id)],
+        "user_id": [str(world.user(care.coord).id)],
+        "version": ["1"],
+        "action": ["submit", "accept", "decline", "start", "complete", "withdraw"],
+    }
+    ids["member_id"] = [
+        str(m.id)
+        for m in db.exec(select(CareTeamMember).where(CareTeamMember.participant_id == care.pid))
+    ]
+    ids["protocol_id"] = [str(p.protocol_id) for p in db.exec(select(SharingProtocol)).all()][:3]
+    starts = datetime.now(UTC) + timedelta(days=3)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        etag = client.get(f"{base}/plan", headers=admin).headers.get("ETag", "")
+        goal = client.post(
+            f"{base}/plan/goals",
+            json={
+                "title": "Somewhere to live",
+                "horizon": "short_term_recovery",
+                "life_domain": "housing",
+            },
+            headers={**admin, "If-Match": etag},
+        )
+        ids["goal_id"] = _id(goal)
+        etag = client.get(f"{base}/plan", headers=admin).headers.get("ETag", "")
+        ids["action_id"] = _id(
+            client.post(
+                f"{base}/plan/actions",
+                json={
+                    "description": "Call the council",
+                    "owner_kind": "practitioner",
+                    "owner_org_id": str(care.coord.id),
+                    "goal_id": ids["goal_id"][0] if ids["goal_id"] else str(uuid.uuid4()),
+                },
+                headers={**admin, "If-Match": etag},
+            )
+        )
+        ids["appointment_id"] = _id(
+            client.post(
+                f"{base}/appointments",
+                json={
+                    "kind": "assessment",
+                    "starts_at": starts.isoformat(),
+                    "ends_at": (starts + timedelta(hours=1)).isoformat(),
+                },
+                headers=admin,
+            )
+        )
+        ids["alert_id"] = _id(
+            client.post(
+                f"{base}/alerts",
+                json={"kind": "self_harm", "level": "low", "notes": "Synthetic note"},
+                headers=admin,
+            )
+        )
+        ids["consent_id"] = _id(
+            client.post(
+                f"{base}/consents",
+                json={
+                    "categories": ["plan"],
+                    "purposes": ["direct_care"],
+                    "method": "verbal",
+                    "recipient_org_ids": [str(care.cmht.id)],
+                },
+                headers=admin,
+            )
+        )
+        ids["referral_id"] = _id(
+            client.post(
+                "/api/v1/referrals",
+                json={
+                    "participant_id": pid,
+                    "reason": "Synthetic referral",
+                    "categories": ["plan"],
+                    "to_org_id": str(care.cmht.id),
+                },
+                headers={**admin, "Idempotency-Key": uuid.uuid4().hex},
+            )
+        )
+        ids["grant_id"] = _id(
+            client.post(
+                f"{base}/break-glass",
+                json={
+                    "reason_code": "risk_to_life",
+                    "justification": JUSTIFICATION,
+                    "categories": ["risk"],
+                },
+                headers=practitioner,
+            )
+        )
+        ids["service_id"] = _id(
+            client.post(
+                "/api/v1/services",
+                json={"name": "Drop-in", "setting": "community"},
+                headers=admin,
+            )
+        )
+        ids["id"] = _id(
+            client.post(
+                "/api/v1/admin/clients",
+                json={
+                    "name": "Partner",
+                    "scopes": ["participants:read"],
+                    "organisation_id": str(care.coord.id),
+                },
+                headers=admin,
+            )
+        )
+    db.commit()
+    missing = sorted(k for k, v in ids.items() if not v)
+    assert not missing, f"fuzz world setup did not create: {missing}"
+    yield Fuzz(admin=admin, practitioner=practitioner, ids=ids)
+
+
+@schema.parametrize()
+@schema.given(data=st.data())
+@settings(
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_api_conforms_to_its_schema(case: Any, data: Any, fuzz: Fuzz) -> None:
+    for name in list(case.path_parameters or {}):
+        real = fuzz.ids.get(name)
+        if real and data.draw(st.booleans(), label=f"real {name}"):
+            case.path_parameters[name] = data.draw(st.sampled_from(real))
+    case.call_and_validate(headers=fuzz.headers_for(case.path), checks=CHECKS)
