@@ -27,9 +27,8 @@ from app.sharing.categories import Category
 from app.sharing.decision import Allow, Decision, Deny, ParticipantFacts, decide
 from app.sharing.facts import (
     caller_facts,
+    load_facts,
     load_org_kinds,
-    load_participant_facts,
-    load_protocols_for,
 )
 from app.sharing.fields import FIELD_MAPS, METADATA_FIELDS
 from app.sharing.visibility import find_visible_participant, find_visible_snapshot
@@ -113,14 +112,13 @@ class SharingGate:
     ) -> None:
         """Load decision facts for many participants at once (for lists)."""
         missing = [p for p in participant_ids if p not in self._facts]
-        if self._protocols is None:
-            self._protocols = load_protocols_for(self.connection, self.caller)
-        if missing:
-            self._facts.update(
-                load_participant_facts(
-                    self.connection, self.caller, missing, self.now, self._protocols
-                )
+        if missing or self._protocols is None:
+            # One statement: the missing participants' facts, and the caller's protocols
+            # on the request's first load.
+            self._protocols, facts = load_facts(
+                self.connection, self.caller, missing, self.now, self._protocols
             )
+            self._facts.update(facts)
         self._know_orgs(source_org_ids)
 
     def _know_orgs(self, org_ids: Iterable[uuid.UUID]) -> None:
