@@ -37,12 +37,18 @@ IdempotencyKey = Annotated[
 ]
 
 
+class _RenderedJSON(JSONResponse):
+    """A JSON response whose body pydantic has already serialised (compact, UTF-8)."""
+
+    def render(self, content: Any) -> bytes:
+        return cast(bytes, content)
+
+
 def _json(body: dict[str, Any], status_code: int, headers: dict[str, str]) -> JSONResponse:
-    return JSONResponse(
-        ParticipantRead.model_validate(body).model_dump(mode="json", exclude_unset=True),
-        status_code=status_code,
-        headers=headers,
-    )
+    # Validated once against the response model and serialised straight to JSON bytes
+    # (the same body as model_dump(mode="json") + json.dumps, one pass fewer).
+    rendered = ParticipantRead.model_validate(body).model_dump_json(exclude_unset=True)
+    return _RenderedJSON(rendered.encode(), status_code=status_code, headers=headers)
 
 
 @router.get("", response_model=Page[ParticipantRead], response_model_exclude_unset=True)
