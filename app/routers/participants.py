@@ -37,6 +37,9 @@ IdempotencyKey = Annotated[
 ]
 
 
+_PAGE = Page[ParticipantRead]
+
+
 class _RenderedJSON(JSONResponse):
     """A JSON response whose body pydantic has already serialised (compact, UTF-8)."""
 
@@ -54,13 +57,15 @@ def _json(body: dict[str, Any], status_code: int, headers: dict[str, str]) -> JS
 @router.get("", response_model=Page[ParticipantRead], response_model_exclude_unset=True)
 async def list_participants(
     gate: ParticipantsRead, paging: Paging, phase: Phase | None = None
-) -> Page[ParticipantRead]:
+) -> JSONResponse:
     """Participants the caller's organisation has a relationship with (redacted).
 
     `phase` matches only participants whose custody details the caller may see.
     """
     items, cursor = service.list_participants(gate, paging, phase)
-    return Page(items=[ParticipantRead.model_validate(i) for i in items], next_cursor=cursor)
+    # Validated once against the declared response model (not again by FastAPI).
+    page = _PAGE.model_validate({"items": items, "next_cursor": cursor})
+    return _RenderedJSON(page.model_dump_json(exclude_unset=True).encode())
 
 
 @router.post(
