@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends
 from sqlalchemy import Engine, MetaData, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, create_engine
 
 from app.core.settings import get_settings
@@ -41,7 +42,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin(conn: Any) -> None:
     # Take the write lock at BEGIN: every request may write an audit row, and a
     # deferred transaction that upgrades to a writer later can fail with SQLITE_BUSY.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Issued on the driver connection (a fixed statement: `exec_driver_sql` costs several
+    # times the BEGIN itself); a driver error is wrapped as SQLAlchemy would wrap it.
+    dialect = conn.dialect
+    try:
+        conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
+    except dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(
+            "BEGIN IMMEDIATE", (), exc, dialect.loaded_dbapi.Error, dialect=dialect
+        ) from exc
 
 
 def make_engine(url: str) -> Engine:

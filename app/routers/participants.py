@@ -1,7 +1,7 @@
 """Participants: register, list, read and update (redacted by the sharing core)."""
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
 from fastapi.responses import JSONResponse
@@ -18,7 +18,13 @@ from app.core.errors import (
 )
 from app.core.etags import check_if_match, etag_for
 from app.core.pagination import Page, PageParams, page_params
-from app.models.participant import ParticipantCreate, ParticipantRead, ParticipantUpdate, Phase
+from app.models.participant import (
+    Participant,
+    ParticipantCreate,
+    ParticipantRead,
+    ParticipantUpdate,
+    Phase,
+)
 from app.services import participants as service
 from app.services.idempotency import request_fingerprint, run_idempotent
 from app.sharing.deps import ParticipantsRead, ParticipantsWrite
@@ -31,24 +37,35 @@ IdempotencyKey = Annotated[
 ]
 
 
+_PAGE = Page[ParticipantRead]
+
+
+class _RenderedJSON(JSONResponse):
+    """A JSON response whose body pydantic has already serialised (compact, UTF-8)."""
+
+    def render(self, content: Any) -> bytes:
+        return cast(bytes, content)
+
+
 def _json(body: dict[str, Any], status_code: int, headers: dict[str, str]) -> JSONResponse:
-    return JSONResponse(
-        ParticipantRead.model_validate(body).model_dump(mode="json", exclude_unset=True),
-        status_code=status_code,
-        headers=headers,
-    )
+    # Validated once against the response model and serialised straight to JSON bytes
+    # (the same body as model_dump(mode="json") + json.dumps, one pass fewer).
+    rendered = ParticipantRead.model_validate(body).model_dump_json(exclude_unset=True)
+    return _RenderedJSON(rendered.encode(), status_code=status_code, headers=headers)
 
 
 @router.get("", response_model=Page[ParticipantRead], response_model_exclude_unset=True)
 async def list_participants(
     gate: ParticipantsRead, paging: Paging, phase: Phase | None = None
-) -> Page[ParticipantRead]:
+) -> JSONResponse:
     """Participants the caller's organisation has a relationship with (redacted).
 
     `phase` matches only participants whose custody details the caller may see.
     """
     items, cursor = service.list_participants(gate, paging, phase)
-    return Page(items=[ParticipantRead.model_validate(i) for i in items], next_cursor=cursor)
+    # Validated once against the declared response model (not again by FastAPI).
+    page = _PAGE.model_validate({"items": items, "next_cursor": cursor})
+    return _RenderedJSON(page.model_dump_json(exclude_unset=True).encode())
 
 
 @router.post(
@@ -102,13 +119,13 @@ async def register_participant(
     response_model_exclude_unset=True,
     responses=error_responses(NotFound),
 )
-async def read_participant(
-    gate: ParticipantsRead, participant_id: uuid.UUID, response: Response
-) -> ParticipantRead:
+async def read_participant(gate: ParticipantsRead, participant_id: uuid.UUID) -> JSONResponse:
     """One participant, with the fields the caller may see and `withheld` for the rest."""
-    participant = gate.participant(participant_id)
-    response.headers["ETag"] = etag_for("p", participant.version)
-    return ParticipantRead.model_validate(service.participant_view(gate, participant))
+    # A read-only snapshot (one statement, no ORM identity map) has the attributes the
+    # view reads; the redacted body is validated once, here, against the response model.
+    participant = cast(Participant, gate.participant_snapshot(participant_id))
+    body = service.participant_view(gate, participant)
+    return _json(body, 200, {"ETag": etag_for("p", participant.version)})
 
 
 @router.patch(

@@ -17,6 +17,7 @@ from sqlalchemy import Table, bindparam, insert, update
 from sqlmodel import Session, col, select
 
 from app.models.audit import AccessEvent, AuditChainHead
+from app.sharing.fastsql import Prepared
 
 GENESIS = "0" * 64
 _HASHED_FIELDS = (
@@ -85,14 +86,18 @@ _head: Table = AuditChainHead.__table__  # type: ignore[attr-defined]
 # Advancing the head takes its row lock (PostgreSQL) for the rest of the transaction; on
 # SQLite the BEGIN IMMEDIATE write lock already serialises appenders. It returns the new
 # last seq and the *previous* hash, which the new rows chain from.
-ADVANCE_HEAD_SQL = (
+# The statements run through `Prepared` (app/sharing/fastsql.py): same SQL and type
+# processing as Core execution, without its per-call overhead.
+ADVANCE_HEAD_SQL = Prepared(
     update(_head)
     .where(_head.c.id == 1)
     .values(seq=_head.c.seq + bindparam("n"))
     .returning(_head.c.seq, _head.c.hash)
 )
-SET_HEAD_HASH_SQL = update(_head).where(_head.c.id == 1).values(hash=bindparam("new_hash"))
-INSERT_EVENTS_SQL = insert(_events)
+SET_HEAD_HASH_SQL = Prepared(
+    update(_head).where(_head.c.id == 1).values(hash=bindparam("new_hash"))
+)
+INSERT_EVENTS_SQL = Prepared(insert(_events))
 
 
 def append_events(session: Session, drafts: list[EventDraft]) -> list[dict[str, Any]]:
@@ -100,7 +105,8 @@ def append_events(session: Session, drafts: list[EventDraft]) -> list[dict[str, 
     if not drafts:
         return []
     conn = session.connection()
-    head = conn.execute(ADVANCE_HEAD_SQL, {"n": len(drafts)}).first()
+    found = ADVANCE_HEAD_SQL.run(conn, {"n": len(drafts)})
+    head = found[0] if found else None
     if head is None:
         raise RuntimeError("audit chain head missing: run the migrations")
     seq, prev = int(head[0]) - len(drafts), str(head[1])
@@ -128,8 +134,11 @@ def append_events(session: Session, drafts: list[EventDraft]) -> list[dict[str, 
         values["hash"] = event_hash(values)
         prev = values["hash"]
         rows.append(values)
-    conn.execute(INSERT_EVENTS_SQL, rows)
-    conn.execute(SET_HEAD_HASH_SQL, {"new_hash": prev})
+    if len(rows) == 1:
+        INSERT_EVENTS_SQL.run(conn, rows[0])
+    else:
+        INSERT_EVENTS_SQL.run_many(conn, rows)
+    SET_HEAD_HASH_SQL.run(conn, {"new_hash": prev})
     return rows
 
 

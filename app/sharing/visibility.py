@@ -2,14 +2,18 @@
 
 import uuid
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, false, or_
+from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, exists, false, or_
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 
 from app.auth.caller import Caller
+from app.models.organisation import Organisation
 from app.models.participant import CareTeamMember, Participant
 from app.models.referral import OPEN_FOR_RECIPIENT, Referral
+from app.sharing.fastsql import Prepared
 
 
 def active_membership(
@@ -86,3 +90,61 @@ def find_visible_participant(
         params = {"pid": participant_id, "org": caller.org_id, "now": now}
     row: Participant | None = session.execute(stmt, params).scalars().first()
     return row
+
+
+_participants: Table = Participant.__table__  # type: ignore[attr-defined]
+_orgs: Table = Organisation.__table__  # type: ignore[attr-defined]
+_referrals: Table = Referral.__table__  # type: ignore[attr-defined]
+PARTICIPANT_COLUMNS: tuple[str, ...] = tuple(c.key for c in _participants.columns)
+
+
+def _snapshot_sql(own: bool) -> Prepared:
+    where: Any = (
+        _participants.c.id == bindparam("self_id")
+        if own
+        else or_(
+            _participants.c.source_org_id == bindparam("org"),
+            active_membership(_participants.c.id, bindparam("org"), bindparam("now")),  # type: ignore[arg-type]
+            exists().where(
+                _referrals.c.participant_id == _participants.c.id,
+                _referrals.c.to_org_id == bindparam("org"),
+                # One plain bind per status (Prepared takes no expanding IN).
+                _referrals.c.status.in_(
+                    [
+                        bindparam(f"status{i}", str(s), type_=_referrals.c.status.type)
+                        for i, s in enumerate(sorted(OPEN_FOR_RECIPIENT))
+                    ]
+                ),
+            ),
+        )
+    )
+    return Prepared(
+        core_select(*_participants.columns, _orgs.c.kind)
+        .join(_orgs, _orgs.c.id == _participants.c.source_org_id)
+        .where(_participants.c.id == bindparam("pid"), where)
+    )
+
+
+# The detail read in one statement: the participant's columns (same WHERE as
+# `visibility_clause`) and the kind of the source organisation the decision needs.
+VISIBLE_SNAPSHOT_SQL = _snapshot_sql(own=False)
+OWN_SNAPSHOT_SQL = _snapshot_sql(own=True)
+
+
+def find_visible_snapshot(
+    conn: Connection, caller: Caller, participant_id: uuid.UUID, now: datetime
+) -> tuple[SimpleNamespace, str] | None:
+    """A read-only copy of the participant's columns and their source organisation's kind,
+    if the participant exists for the caller; else None. Not an ORM object: for reads."""
+    if caller.is_participant:
+        if caller.participant_id is None:
+            return None
+        rows = OWN_SNAPSHOT_SQL.run(conn, {"pid": participant_id, "self_id": caller.participant_id})
+    else:
+        rows = VISIBLE_SNAPSHOT_SQL.run(
+            conn, {"pid": participant_id, "org": caller.org_id, "now": now}
+        )
+    if not rows:
+        return None
+    *values, kind = rows[0]
+    return SimpleNamespace(**dict(zip(PARTICIPANT_COLUMNS, values, strict=True))), str(kind)
