@@ -37,9 +37,7 @@ from tests.fixtures import World
 
 _loaded = schemathesis.openapi.from_dict(app.openapi())
 _loaded.app = app
-# /readyz opens its own connection: under the test's open transaction SQLite's write lock
-# makes it wait out busy_timeout and answer 503. It has its own tests.
-schema = _loaded.exclude(path="/readyz")
+schema = _loaded
 # TC_FUZZ_EXAMPLES=100 for a deeper hunt; the default keeps the normal run near a minute.
 schema.config.generation.update(
     max_examples=int(os.environ.get("TC_FUZZ_EXAMPLES", "12")), allow_x00=True

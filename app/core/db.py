@@ -18,6 +18,8 @@ log = logging.getLogger("throughcare.db")
 # Set by app.sharing.gate.SharingGate on the session it serves (kept as a string here so
 # the core does not import the sharing layer).
 GATE_KEY = "throughcare.gate"
+# Execution option for connections that only read (no BEGIN IMMEDIATE on SQLite).
+READ_ONLY = "throughcare_read_only"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -45,11 +47,13 @@ def _sqlite_begin(conn: Any) -> None:
     # Issued on the driver connection (a fixed statement: `exec_driver_sql` costs several
     # times the BEGIN itself); a driver error is wrapped as SQLAlchemy would wrap it.
     dialect = conn.dialect
+    # A read-only check (readiness) must not queue behind writers for the write lock.
+    statement = "BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE"
     try:
-        conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
+        conn.connection.driver_connection.execute(statement)
     except dialect.loaded_dbapi.Error as exc:
         raise DBAPIError.instance(
-            "BEGIN IMMEDIATE", (), exc, dialect.loaded_dbapi.Error, dialect=dialect
+            statement, (), exc, dialect.loaded_dbapi.Error, dialect=dialect
         ) from exc
 
 

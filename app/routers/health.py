@@ -5,7 +5,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.core.db import get_engine
+from app.core.db import READ_ONLY, get_engine
 from app.core.errors import problem_response
 from app.core.metrics import metrics
 
@@ -22,7 +22,7 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> JSONResponse:
     """The database is reachable (503 problem+json, with `database`, when it is not)."""
     try:
-        with get_engine().connect() as conn:
+        with get_engine().connect().execution_options(**{READ_ONLY: True}) as conn:
             conn.execute(text("SELECT 1"))
     except SQLAlchemyError:
         return problem_response(

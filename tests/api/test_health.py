@@ -32,3 +32,21 @@ def test_readyz_database_down_is_problem_json(
     assert body["database"] == "unreachable"
     documented = app.openapi()["paths"]["/readyz"]["get"]["responses"]["503"]["content"]
     assert "application/problem+json" in documented
+
+
+def test_readyz_does_not_queue_behind_a_writer() -> None:
+    """Readiness only reads: a long write transaction must not make it report 'down'."""
+    import time
+
+    from sqlalchemy import text
+
+    from app.core.db import get_engine
+
+    with get_engine().connect() as writer, TestClient(app) as client:
+        writer.execute(text("SELECT 1"))  # on SQLite, BEGIN IMMEDIATE: holds the write lock
+        started = time.perf_counter()
+        response = client.get("/readyz")
+        elapsed = time.perf_counter() - started
+        writer.rollback()
+    assert response.status_code == 200 and response.json()["database"] == "ok"
+    assert elapsed < 2.0
