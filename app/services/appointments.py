@@ -26,6 +26,7 @@ from app.models.base import utcnow
 from app.models.listing import RecordPage
 from app.models.organisation import Organisation
 from app.services.plan import merge_withheld
+from app.services.record_pages import gated_record_page
 from app.sharing.categories import Category
 from app.sharing.gate import SharingGate, WithheldCount
 from app.sharing.visibility import visible_participant_ids
@@ -97,29 +98,30 @@ def list_appointments(
 ) -> RecordPage[AppointmentRead]:
     """The participant's appointments the caller may see, latest first."""
     gate.participant(participant_id, action="list", resource="appointment")
-    stmt = select(Appointment).where(Appointment.participant_id == participant_id)
-    if not include_cancelled:
-        stmt = stmt.where(
+    filters = (
+        []
+        if include_cancelled
+        else [
             or_(
                 col(Appointment.attendance).is_(None),
                 col(Appointment.attendance) != Attendance.cancelled,
             )
-        )
-    rows, cursor = paginate(
-        gate.session, stmt, [Appointment.starts_at, Appointment.id], paging, descending=True
+        ]
     )
-    shown, withheld = gate.filter_records(
+    shown, cursor, withheld = gated_record_page(
+        gate,
         participant_id,
-        rows,
+        Appointment,
         Category.appointments,
-        _source,
+        [Appointment.starts_at, Appointment.id],
+        paging,
         resource="appointment",
-        action="list",
+        filters=filters,
     )
     return RecordPage(
         items=[AppointmentRead.model_validate(a) for a in shown],
         next_cursor=cursor,
-        withheld=merge_withheld(withheld),
+        withheld=withheld,
     )
 
 

@@ -5,11 +5,11 @@ import uuid
 from sqlmodel import select
 
 from app.core.errors import Conflict, Forbidden, NotFound
-from app.core.pagination import PageParams, paginate
+from app.core.pagination import PageParams
 from app.models.base import utcnow
 from app.models.listing import RecordPage
 from app.models.risk import AlertStatus, RiskAlert, RiskAlertClose, RiskAlertCreate, RiskAlertRead
-from app.services.plan import merge_withheld
+from app.services.record_pages import gated_record_page
 from app.sharing.categories import Category
 from app.sharing.gate import SharingGate
 
@@ -22,24 +22,21 @@ def list_alerts(
 ) -> RecordPage[RiskAlertRead]:
     """The participant's risk alerts the caller may see, newest first."""
     gate.participant(participant_id, action="list", resource="risk_alert")
-    stmt = select(RiskAlert).where(RiskAlert.participant_id == participant_id)
-    if status is not None:
-        stmt = stmt.where(RiskAlert.status == status)
-    rows, cursor = paginate(
-        gate.session, stmt, [RiskAlert.raised_at, RiskAlert.id], paging, descending=True
-    )
-    shown, withheld = gate.filter_records(
+    filters = [] if status is None else [RiskAlert.status == status]
+    shown, cursor, withheld = gated_record_page(
+        gate,
         participant_id,
-        rows,
+        RiskAlert,
         Category.risk,
-        lambda a: a.source_org_id,
+        [RiskAlert.raised_at, RiskAlert.id],
+        paging,
         resource="risk_alert",
-        action="list",
+        filters=filters,
     )
     return RecordPage(
         items=[RiskAlertRead.model_validate(a) for a in shown],
         next_cursor=cursor,
-        withheld=merge_withheld(withheld),
+        withheld=withheld,
     )
 
 

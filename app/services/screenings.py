@@ -5,7 +5,7 @@ import uuid
 from sqlmodel import col, select
 
 from app.core.errors import Forbidden, Unprocessable
-from app.core.pagination import PageParams, paginate
+from app.core.pagination import PageParams
 from app.models.listing import RecordPage
 from app.models.screening import (
     Instrument,
@@ -16,6 +16,7 @@ from app.models.screening import (
     TrendPoint,
 )
 from app.services.plan import merge_withheld
+from app.services.record_pages import gated_record_page
 from app.services.scoring import score
 from app.sharing.categories import Category
 from app.sharing.gate import SharingGate
@@ -35,24 +36,21 @@ def list_screenings(
 ) -> RecordPage[ScreeningRead]:
     """The participant's screenings the caller may see, newest first."""
     gate.participant(participant_id, action="list", resource="screening")
-    stmt = select(Screening).where(Screening.participant_id == participant_id)
-    if instrument is not None:
-        stmt = stmt.where(Screening.instrument == instrument)
-    rows, cursor = paginate(
-        gate.session, stmt, [Screening.administered_at, Screening.id], paging, descending=True
-    )
-    shown, withheld = gate.filter_records(
+    filters = [] if instrument is None else [Screening.instrument == instrument]
+    shown, cursor, withheld = gated_record_page(
+        gate,
         participant_id,
-        rows,
+        Screening,
         Category.mental_health,
-        _source,
+        [Screening.administered_at, Screening.id],
+        paging,
         resource="screening",
-        action="list",
+        filters=filters,
     )
     return RecordPage(
         items=[ScreeningRead.model_validate(s) for s in shown],
         next_cursor=cursor,
-        withheld=merge_withheld(withheld),
+        withheld=withheld,
     )
 
 

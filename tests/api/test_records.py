@@ -76,6 +76,26 @@ class TestAlerts:
         body = client.get(care.url("/alerts?status=active"), headers=care.headers(care.peer)).json()
         assert [a["kind"] for a in body["items"]] == ["suicide"]
 
+    def test_filters_do_not_reveal_hidden_alerts(self, client: TestClient, care: Care) -> None:
+        """Withheld counts ignore content filters: filtering by status must not tell an
+        organisation without a risk protocol how many hidden alerts are open or closed."""
+        first = alert(client, care, care.coord, kind="self_harm").json()
+        alert(client, care, care.coord, kind="suicide")
+        closed = client.post(
+            care.url(f"/alerts/{first['id']}/close"),
+            json={"reason": "Reviewed and resolved."},
+            headers=care.headers(care.coord),
+        )
+        assert closed.status_code == 200, closed.text
+        counts = {}
+        for status in ("active", "closed", None):
+            url = care.url("/alerts" + (f"?status={status}" if status else ""))
+            body = client.get(url, headers=care.headers(care.peer)).json()
+            assert body["items"] == []
+            counts[status] = body["withheld"]
+        assert counts["active"] == counts["closed"] == counts[None]
+        assert counts[None][0]["count"] == 2
+
     def test_participant_cannot_see_or_raise(self, client: TestClient, care: Care) -> None:
         alert(client, care, care.coord)
         body = client.get(care.url("/alerts"), headers=care.me()).json()

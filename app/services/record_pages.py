@@ -1,0 +1,81 @@
+"""Pages of one participant's whole-record category (alerts, screenings, appointments).
+
+The gate decides per recording organisation first, over grouped counts; content filters
+(status, instrument, cancelled) then apply only to the records the caller may see. So the
+withheld counts are the same whatever the filter: a filter cannot be used to learn how
+many hidden records are open, closed, PHQ-9 or GAD-7.
+"""
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from app.core.pagination import PageParams, paginate
+from app.models.listing import WithheldCountRead
+from app.sharing.categories import Category
+from app.sharing.gate import SharingGate
+
+
+def gated_record_page(
+    gate: SharingGate,
+    participant_id: uuid.UUID,
+    model: Any,
+    category: Category,
+    keys: Sequence[Any],
+    paging: PageParams,
+    *,
+    resource: str,
+    filters: Sequence[Any] = (),
+) -> tuple[list[Any], str | None, list[WithheldCountRead]]:
+    """One page of the visible records matching `filters`, and counts of all hidden ones."""
+    groups = gate.session.exec(
+        select(model.source_org_id, func.count())
+        .where(model.participant_id == participant_id)
+        .group_by(model.source_org_id)
+    ).all()
+    allowed: list[uuid.UUID] = []
+    hidden: dict[str, int] = {}
+    hidden_groups = []
+    for group in groups:
+        source_org_id, count = group
+        decision = gate.decide(participant_id, category, source_org_id)
+        if decision.allowed:
+            allowed.append(source_org_id)
+        else:
+            hidden_groups.append(group)
+            reason = getattr(decision, "reason", "withheld")
+            hidden[reason] = hidden.get(reason, 0) + int(count)
+    # Puts the withheld category and reason on the audit row of this read.
+    gate.filter_records(
+        participant_id,
+        hidden_groups,
+        category,
+        lambda g: g[0],
+        resource=resource,
+        action="list",
+    )
+    rows: list[Any] = []
+    cursor = None
+    if allowed:
+        stmt = select(model).where(
+            model.participant_id == participant_id,
+            col(model.source_org_id).in_(allowed),
+            *filters,
+        )
+        rows, cursor = paginate(gate.session, stmt, keys, paging, descending=True)
+    shown, _ = gate.filter_records(
+        participant_id,
+        rows,
+        category,
+        lambda r: r.source_org_id,
+        resource=resource,
+        action="list",
+    )
+    withheld = [
+        WithheldCountRead(category=str(category), reason=reason, count=n)
+        for reason, n in sorted(hidden.items())
+    ]
+    return shown, cursor, withheld
