@@ -76,9 +76,13 @@ def break_glass(
 
 
 def _reviewable(gate: SharingGate) -> object:
+    # Only a *current* lead: an organisation whose lead membership ended has no
+    # relationship with the person any more and must not read the justification.
     lead_participants = select(CareTeamMember.participant_id).where(
         CareTeamMember.organisation_id == gate.caller.org_id,
         CareTeamMember.role == CareRole.lead,
+        col(CareTeamMember.since) <= gate.now,
+        or_(col(CareTeamMember.until).is_(None), col(CareTeamMember.until) > gate.now),
     )
     return or_(
         col(BreakGlassGrant.actor_org_id) == gate.caller.org_id,
@@ -101,7 +105,14 @@ def review_queue(
         stmt = stmt.where(col(BreakGlassGrant.reviewed_at).is_not(None))
     elif reviewed is False:
         stmt = stmt.where(col(BreakGlassGrant.reviewed_at).is_(None))
-    return paginate(gate.session, stmt, [BreakGlassGrant.granted_at, BreakGlassGrant.id], paging)
+    rows, cursor = paginate(
+        gate.session, stmt, [BreakGlassGrant.granted_at, BreakGlassGrant.id], paging
+    )
+    for grant in rows:  # the justification is about the person: on their log
+        gate.accessed(
+            grant.participant_id, action="list", resource="break_glass", resource_id=str(grant.id)
+        )
+    return rows, cursor
 
 
 def review_grant(

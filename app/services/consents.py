@@ -28,9 +28,28 @@ def consent_status(consent: Consent, gate: SharingGate) -> str:
     return "active"
 
 
+# Free text written with the person: for the organisation that recorded the consent and
+# for the person themself, not for every organisation the consent concerns.
+PRIVATE_CONSENT_FIELDS = ("notes", "evidence_ref", "withdrawal_reason")
+
+
 def consent_view(consent: Consent, gate: SharingGate) -> dict[str, Any]:
-    """A consent record as the API shows it."""
-    return {**consent.model_dump(), "status": consent_status(consent, gate)}
+    """A consent record as the API shows it (private notes only to its recorder and the
+    person)."""
+    body = {**consent.model_dump(), "status": consent_status(consent, gate)}
+    caller = gate.caller
+    if not caller.is_participant and caller.org_id != consent.source_org_id:
+        for name in PRIVATE_CONSENT_FIELDS:
+            body[name] = None
+    return body
+
+
+def _names_caller(consent: Consent, gate: SharingGate) -> bool:
+    caller = gate.caller
+    return (
+        str(caller.org_id) in {str(o) for o in consent.recipient_org_ids}
+        or str(caller.org_kind) in consent.recipient_org_kinds
+    )
 
 
 def _may_see_consents(gate: SharingGate, participant: Participant) -> None:
@@ -51,6 +70,15 @@ def list_consents(gate: SharingGate, participant: Participant) -> list[dict[str,
         .where(Consent.participant_id == participant.id)
         .order_by(col(Consent.given_at).desc(), col(Consent.id))
     ).all()
+    caller = gate.caller
+    if not (
+        caller.is_participant
+        or participant.source_org_id == caller.org_id
+        or gate.facts(participant.id).care_team
+    ):
+        # A referral-only recipient sees the consents that concern it, not the whole
+        # history (which would show which other services are involved).
+        rows = [c for c in rows if _names_caller(c, gate)]
     gate.accessed(participant.id, action="list", resource="consent")
     return [consent_view(c, gate) for c in rows]
 

@@ -171,7 +171,8 @@ def update_participant(
     if "phase" in changes:
         new_phase = Phase(changes["phase"])
         if new_phase != participant.phase and new_phase not in PHASE_TRANSITIONS[participant.phase]:
-            raise Conflict(f"A participant cannot move from {participant.phase} to {new_phase}.")
+            # Not naming the current phase: a failed request writes no disclosure row.
+            raise Conflict(f"A participant cannot move to {new_phase} from their current phase.")
     if "lead_practitioner_id" in changes:
         _check_lead_practitioner(gate, participant, changes["lead_practitioner_id"])
     _identifier_clash(gate, changes, participant.id)

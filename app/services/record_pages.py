@@ -57,15 +57,13 @@ def gated_record_page(
         resource=resource,
         action="list",
     )
-    rows: list[Any] = []
-    cursor = None
-    if allowed:
-        stmt = select(model).where(
-            model.participant_id == participant_id,
-            col(model.source_org_id).in_(allowed),
-            *filters,
-        )
-        rows, cursor = paginate(gate.session, stmt, keys, paging, descending=True)
+    # Run even when nothing is allowed (IN () matches no row): the cursor is still checked.
+    stmt = select(model).where(
+        model.participant_id == participant_id,
+        col(model.source_org_id).in_(allowed),
+        *filters,
+    )
+    rows, cursor = paginate(gate.session, stmt, keys, paging, descending=True)
     shown, _ = gate.filter_records(
         participant_id,
         rows,

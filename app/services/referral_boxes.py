@@ -38,6 +38,7 @@ from app.services.referrals import (
     visible_release_date,
 )
 from app.sharing.categories import Category
+from app.sharing.decision import Allow
 from app.sharing.gate import SharingGate
 
 _KEYS: list[Any] = [Referral.created_at, Referral.id]
@@ -139,6 +140,14 @@ def list_box(
         gate.disclosed(
             referral.participant_id, Category.referrals, basis, action="list", resource=RESOURCE
         )
+        if flt.phase is not None:
+            # Matching a phase filter tells the caller the person's phase: custody.
+            person = people[referral.participant_id]
+            decision = gate.decide(person.id, Category.custody, person.source_org_id)
+            if isinstance(decision, Allow):
+                gate.disclosed(
+                    person.id, Category.custody, decision.basis, action="list", resource=RESOURCE
+                )
         items.append(
             referral_view(
                 gate,

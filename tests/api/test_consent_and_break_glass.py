@@ -11,6 +11,7 @@ from sqlmodel import select
 from app.models.break_glass import BreakGlassGrant
 from app.models.notice import Notice
 from app.models.organisation import OrgKind, Role
+from app.models.participant import CareRole
 from tests.api.helpers import member, protocol
 from tests.fixtures import World
 
@@ -248,3 +249,62 @@ def test_care_team_changes_only_by_lead(w: World2) -> None:
     ended = w.client.delete(w.url(f"/care-team/{added.json()['id']}"), headers=w.lead_headers)
     assert ended.status_code == 200 and ended.json()["active"] is False
     assert w.client.get(w.url(), headers=w.world.headers(housing)).status_code == 404
+
+
+def test_participant_tokens_get_no_notices(w: World2) -> None:
+    """Notices name other people's records: a participant account of the organisation must
+    neither read nor acknowledge them."""
+    w.client.post(
+        w.url("/break-glass"),
+        headers=w.world.headers(w.cmht),
+        json={
+            "reason_code": "risk_to_life",
+            "justification": JUSTIFICATION,
+            "categories": ["risk"],
+        },
+    )
+    staff = w.client.get("/api/v1/notices", headers=w.lead_headers).json()["items"]
+    assert staff, "the lead organisation is alerted"
+    me = w.world.headers(w.coord, Role.participant, participant_id=uuid.UUID(w.pid))
+    assert w.client.get("/api/v1/notices", headers=me).status_code == 403
+    ack = w.client.post(f"/api/v1/notices/{staff[0]['id']}/acknowledge", headers=me)
+    assert ack.status_code == 403
+
+
+def test_former_lead_does_not_see_break_glass_justifications(w: World2) -> None:
+    former = w.world.org("Former lead", OrgKind.housing)
+    member(
+        w.world.session,
+        uuid.UUID(w.pid),
+        former,
+        role=CareRole.lead,
+        until=datetime.now(UTC) - timedelta(days=1),
+    )
+    grant = w.client.post(
+        w.url("/break-glass"),
+        headers=w.world.headers(w.cmht),
+        json={
+            "reason_code": "risk_to_life",
+            "justification": JUSTIFICATION,
+            "categories": ["risk"],
+        },
+    ).json()
+    queue = w.client.get(
+        "/api/v1/break-glass", headers=w.world.headers(former, Role.supervisor)
+    ).json()["items"]
+    assert grant["id"] not in {g["id"] for g in queue}
+    current = w.client.get(
+        "/api/v1/break-glass", headers=w.world.headers(w.coord, Role.supervisor)
+    ).json()["items"]
+    assert grant["id"] in {g["id"] for g in current}
+
+
+def test_consent_notes_stay_with_their_recorder_and_the_person(w: World2) -> None:
+    given = w.give_consent(notes="Talked it through at length; synthetic note.")
+    assert given["notes"]
+    listed = w.client.get(w.url("/consents"), headers=w.world.headers(w.cmht)).json()
+    assert [c["id"] for c in listed] == [given["id"]]
+    assert listed[0]["notes"] is None and listed[0]["evidence_ref"] is None
+    me = w.world.headers(w.coord, Role.participant, participant_id=uuid.UUID(w.pid))
+    mine = w.client.get(w.url("/consents"), headers=me).json()
+    assert mine[0]["notes"] == "Talked it through at length; synthetic note."
