@@ -319,8 +319,9 @@ def apply_action(
     if action == ReferralAction.complete and not body.outcome:
         raise Unprocessable("Completing a referral needs its outcome.")
     if action == ReferralAction.submit:
-        participant = gate.session.get(Participant, referral.participant_id)
-        assert participant is not None  # foreign key
+        # Submitting opens the person's record to another organisation: the referrer must
+        # still have a relationship with them now, not only when the draft was written.
+        participant = gate.participant(referral.participant_id, action="submit", resource=RESOURCE)
         _check_recipient(gate, referral, participant)
         referral.submitted_at = gate.now
     if action == ReferralAction.decline:

@@ -312,3 +312,36 @@ class TestBadInput:
         )
         assert ok.status_code == 201
         assert ok.json()["to_org_id"] == str(rw.housing.id)
+
+
+class TestSubmitNeedsACurrentRelationship:
+    def test_draft_of_a_former_care_team_member_cannot_be_submitted(
+        self, rw: ReferralWorld
+    ) -> None:
+        """Submitting opens the record to another organisation: a referrer whose
+        membership has ended since writing the draft gets 404, and nothing moves."""
+        from datetime import UTC, datetime, timedelta
+
+        from app.models.participant import CareRole, CareTeamMember
+
+        former = rw.world.org("Former member", OrgKind.substance_misuse)
+        membership = CareTeamMember(
+            participant_id=rw.participant.id,
+            organisation_id=former.id,
+            role=CareRole.contributor,
+            source_org_id=rw.coord.id,
+            added_by="test",
+            since=datetime.now(UTC) - timedelta(days=30),
+        )
+        rw.db.add(membership)
+        rw.db.commit()
+        headers = rw.world.headers(former)
+        draft = rw.client.post(URL, json=rw.body(categories=["identity"]), headers=headers)
+        assert draft.status_code == 201, draft.text
+        membership.until = datetime.now(UTC) - timedelta(minutes=1)
+        rw.db.add(membership)
+        rw.db.commit()
+        res = rw.act(draft.json()["id"], "submit", headers)
+        assert res.status_code == 404
+        row = rw.db.get(Referral, uuid.UUID(draft.json()["id"]))
+        assert row is not None and row.status == "draft"
