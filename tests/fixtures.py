@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,9 +21,10 @@ TEST_PASSWORD = "synthetic-test-password"
 FAST_HASH = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(TEST_PASSWORD)
 
 
-@pytest.fixture
-def db() -> Iterator[Session]:
-    """A session inside an outer transaction that is rolled back after the test."""
+@contextmanager
+def rolled_back_session() -> Iterator[Session]:
+    """A session inside an outer transaction that is rolled back afterwards, serving as
+    the app's request session meanwhile."""
     connection = get_engine().connect()
     outer = connection.begin()
     session = Session(
@@ -56,6 +58,13 @@ def db() -> Iterator[Session]:
         session.close()
         outer.rollback()
         connection.close()
+
+
+@pytest.fixture
+def db() -> Iterator[Session]:
+    """A session inside an outer transaction that is rolled back after the test."""
+    with rolled_back_session() as session:
+        yield session
 
 
 @pytest.fixture

@@ -12,8 +12,6 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from app.auth.issue import token_for_user
-from app.core.db import get_engine, get_session
-from app.main import app
 from app.models.audit import AccessEvent
 from app.models.break_glass import BreakGlassGrant
 from app.models.organisation import Organisation, Role, User
@@ -21,7 +19,7 @@ from app.models.participant import CareRole, CareTeamMember
 from app.models.referral import Referral
 from app.models.sharing import Consent, SharingProtocol
 from app.sharing.fields import PARTICIPANT_FIELDS
-from tests.fixtures import World
+from tests.fixtures import World, rolled_back_session
 from tests.sharing.oracle import (
     ConsentFact,
     GrantFact,
@@ -45,35 +43,8 @@ def utc_now() -> datetime:
 def rolled_back() -> Iterator[Session]:
     """The `db` fixture's pattern, as a context manager: one rolled-back world per use
     (so each hypothesis example is self-contained)."""
-    connection = get_engine().connect()
-    outer = connection.begin()
-    session = Session(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-
-    async def _test_session() -> Any:
-        try:
-            yield session
-        except BaseException:
-            session.rollback()
-            from app.core.db import _record_denials
-
-            _record_denials(session)
-            raise
-        gate = session.info.get("throughcare.gate")
-        if gate is not None:
-            gate.flush_success()
-        session.commit()
-
-    app.dependency_overrides[get_session] = _test_session
-    try:
+    with rolled_back_session() as session:
         yield session
-    finally:
-        app.dependency_overrides.pop(get_session, None)
-        session.info.pop("throughcare.gate", None)
-        session.close()
-        outer.rollback()
-        connection.close()
 
 
 def nhs_number(seed: int) -> str:
