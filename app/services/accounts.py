@@ -67,21 +67,10 @@ def _check_self_service_link(
 ) -> None:
     """A participant account gives its holder their whole self-service record, so only the
     organisation leading the person's care may open one, and only for that person."""
-    from sqlalchemy import or_
-    from sqlmodel import col
-
     from app.models.base import utcnow
-    from app.models.participant import CareRole, CareTeamMember
+    from app.sharing.visibility import is_current_lead
 
-    leads = session.exec(
-        select(CareTeamMember.id).where(
-            CareTeamMember.participant_id == participant_id,
-            CareTeamMember.organisation_id == org_id,
-            CareTeamMember.role == CareRole.lead,
-            or_(col(CareTeamMember.until).is_(None), col(CareTeamMember.until) > utcnow()),
-        )
-    ).first()
-    if leads is None:
+    if not is_current_lead(session, participant_id, org_id, utcnow()):
         # Same answer whether or not the participant exists elsewhere.
         raise Unprocessable(
             "A participant account is opened by the organisation leading that person's care."

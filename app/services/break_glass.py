@@ -15,21 +15,9 @@ from app.models.notice import Notice
 from app.models.organisation import Role
 from app.models.participant import CareRole, CareTeamMember, Participant
 from app.sharing.gate import SharingGate
+from app.sharing.visibility import lead_org_ids, membership_in_force
 
 REVIEWER_ROLES = frozenset({Role.supervisor, Role.org_admin})
-
-
-def lead_org_ids(gate: SharingGate, participant_id: uuid.UUID) -> list[uuid.UUID]:
-    """Organisations currently leading the participant's care."""
-    return list(
-        gate.session.exec(
-            select(CareTeamMember.organisation_id).where(
-                CareTeamMember.participant_id == participant_id,
-                CareTeamMember.role == CareRole.lead,
-                or_(col(CareTeamMember.until).is_(None), col(CareTeamMember.until) > gate.now),
-            )
-        ).all()
-    )
 
 
 def break_glass(
@@ -54,7 +42,7 @@ def break_glass(
     )
     gate.session.add(grant)
     gate.session.flush()
-    for org_id in lead_org_ids(gate, participant.id):
+    for org_id in lead_org_ids(gate.session, participant.id, gate.now):
         gate.session.add(
             Notice(
                 organisation_id=org_id,
@@ -81,8 +69,7 @@ def _reviewable(gate: SharingGate) -> object:
     lead_participants = select(CareTeamMember.participant_id).where(
         CareTeamMember.organisation_id == gate.caller.org_id,
         CareTeamMember.role == CareRole.lead,
-        col(CareTeamMember.since) <= gate.now,
-        or_(col(CareTeamMember.until).is_(None), col(CareTeamMember.until) > gate.now),
+        membership_in_force(gate.now),
     )
     return or_(
         col(BreakGlassGrant.actor_org_id) == gate.caller.org_id,

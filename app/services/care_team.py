@@ -2,7 +2,6 @@
 
 import uuid
 
-from sqlalchemy import or_
 from sqlmodel import col, select
 
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -10,6 +9,7 @@ from app.models.organisation import Organisation, Role, User
 from app.models.participant import CareRole, CareTeamMember, CareTeamMemberCreate, Participant
 from app.sharing.categories import Category
 from app.sharing.gate import SharingGate
+from app.sharing.visibility import is_current_lead, membership_in_force
 
 
 def _active(member: CareTeamMember, gate: SharingGate) -> bool:
@@ -68,15 +68,7 @@ def _require_lead(gate: SharingGate, participant: Participant) -> None:
         "partner_system",
     }:
         raise Forbidden("Only the lead organisation changes the care team.")
-    lead = gate.session.exec(
-        select(CareTeamMember.id).where(
-            CareTeamMember.participant_id == participant.id,
-            CareTeamMember.organisation_id == caller.org_id,
-            CareTeamMember.role == CareRole.lead,
-            or_(col(CareTeamMember.until).is_(None), col(CareTeamMember.until) > gate.now),
-        )
-    ).first()
-    if lead is None:
+    if not is_current_lead(gate.session, participant.id, caller.org_id, gate.now):
         raise Forbidden("Only the lead organisation changes the care team.")
 
 
@@ -96,7 +88,7 @@ def add_member(
         select(CareTeamMember).where(
             CareTeamMember.participant_id == participant.id,
             CareTeamMember.organisation_id == org.id,
-            or_(col(CareTeamMember.until).is_(None), col(CareTeamMember.until) > gate.now),
+            membership_in_force(gate.now),
         )
     ).first()
     if existing is not None:
@@ -138,7 +130,7 @@ def end_member(
                 CareTeamMember.participant_id == participant.id,
                 CareTeamMember.role == CareRole.lead,
                 CareTeamMember.id != member.id,
-                or_(col(CareTeamMember.until).is_(None), col(CareTeamMember.until) > gate.now),
+                membership_in_force(gate.now),
             )
         ).first()
         if other_leads is None:

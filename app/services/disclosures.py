@@ -11,8 +11,8 @@ from app.models.audit import AccessEvent
 from app.models.organisation import Organisation, Role
 from app.models.participant import Participant
 from app.models.sharing import SharingProtocol
-from app.services.break_glass import lead_org_ids
 from app.sharing.gate import SharingGate
+from app.sharing.visibility import is_current_lead
 
 CATEGORY_WORDS = {
     "identity": "identity details",
@@ -35,7 +35,9 @@ def _may_read_log(gate: SharingGate, participant: Participant) -> None:
         return
     if caller.user_id is not None and participant.lead_practitioner_id == caller.user_id:
         return
-    if caller.role == Role.org_admin and caller.org_id in lead_org_ids(gate, participant.id):
+    if caller.role == Role.org_admin and is_current_lead(
+        gate.session, participant.id, caller.org_id, gate.now
+    ):
         return
     raise Forbidden(
         "The disclosure log is for the participant, their lead practitioner and the lead "

@@ -25,7 +25,7 @@ from app.services.filtered_pages import paginate_kept
 from app.sharing.categories import Category
 from app.sharing.fields import categories_of
 from app.sharing.gate import SharingGate
-from app.sharing.visibility import visible_participants
+from app.sharing.visibility import is_current_lead, visible_participants
 
 _IDENTIFIERS = ("nhs_number", "prison_number", "probation_crn")
 _SHOWN_FIELDS = [*ParticipantFields.model_fields, "phase", "lead_practitioner_id"]
@@ -131,20 +131,6 @@ def list_participants(
     return [participant_view(gate, r, action="list") for r in rows], cursor
 
 
-def _is_lead_org(gate: SharingGate, participant_id: uuid.UUID) -> bool:
-    return (
-        gate.session.exec(
-            select(CareTeamMember.id).where(
-                CareTeamMember.participant_id == participant_id,
-                CareTeamMember.organisation_id == gate.caller.org_id,
-                CareTeamMember.role == CareRole.lead,
-                or_(col(CareTeamMember.until).is_(None), col(CareTeamMember.until) > gate.now),
-            )
-        ).first()
-        is not None
-    )
-
-
 _REQUIRED = ("given_name", "family_name", "phase")
 
 
@@ -199,7 +185,7 @@ def update_participant(
 def _check_lead_practitioner(
     gate: SharingGate, participant: Participant, user_id: uuid.UUID | None
 ) -> None:
-    if not _is_lead_org(gate, participant.id):
+    if not is_current_lead(gate.session, participant.id, gate.caller.org_id, gate.now):
         raise Forbidden("Only the lead organisation names the lead practitioner.")
     if user_id is None:
         return

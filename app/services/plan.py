@@ -41,6 +41,7 @@ from app.models.plan import (
 )
 from app.sharing.categories import Category
 from app.sharing.gate import SharingGate, WithheldCount
+from app.sharing.visibility import membership_in_force
 
 EDITING_ROLES = frozenset({CareRole.lead, CareRole.contributor})
 
@@ -91,8 +92,7 @@ def may_edit_plan(gate: SharingGate, participant_id: uuid.UUID, plan: Plan | Non
             CareTeamMember.participant_id == participant_id,
             CareTeamMember.organisation_id == caller.org_id,
             col(CareTeamMember.role).in_(list(EDITING_ROLES)),
-            CareTeamMember.since <= gate.now,
-            (col(CareTeamMember.until).is_(None)) | (col(CareTeamMember.until) > gate.now),
+            membership_in_force(gate.now),
         )
     ).first()
     return member is not None

@@ -11,9 +11,37 @@ from sqlmodel import col, select
 
 from app.auth.caller import Caller
 from app.models.organisation import Organisation
-from app.models.participant import CareTeamMember, Participant
+from app.models.participant import CareRole, CareTeamMember, Participant
 from app.models.referral import OPEN_FOR_RECIPIENT, Referral
 from app.sharing.fastsql import Prepared
+
+
+def membership_in_force(now: datetime) -> ColumnElement[bool]:
+    """A care-team membership that has begun and not ended at `now` (the one definition)."""
+    return and_(
+        col(CareTeamMember.since) <= now,
+        or_(col(CareTeamMember.until).is_(None), col(CareTeamMember.until) > now),
+    )
+
+
+def lead_org_ids(session: Any, participant_id: uuid.UUID, now: datetime) -> list[uuid.UUID]:
+    """Organisations currently leading the participant's care."""
+    return list(
+        session.exec(
+            select(CareTeamMember.organisation_id).where(
+                CareTeamMember.participant_id == participant_id,
+                CareTeamMember.role == CareRole.lead,
+                membership_in_force(now),
+            )
+        ).all()
+    )
+
+
+def is_current_lead(
+    session: Any, participant_id: uuid.UUID, org_id: uuid.UUID, now: datetime
+) -> bool:
+    """Whether `org_id` currently leads the participant's care."""
+    return org_id in lead_org_ids(session, participant_id, now)
 
 
 def active_membership(
@@ -23,8 +51,7 @@ def active_membership(
     return exists().where(
         col(CareTeamMember.participant_id) == participant_col,
         col(CareTeamMember.organisation_id) == org_id,
-        col(CareTeamMember.since) <= now,
-        or_(col(CareTeamMember.until).is_(None), col(CareTeamMember.until) > now),
+        membership_in_force(now),
     )
 
 
