@@ -19,18 +19,16 @@ from app.sharing.categories import Category
 from app.sharing.gate import SharingGate
 
 
-def gated_record_page(
+def decide_sources(
     gate: SharingGate,
     participant_id: uuid.UUID,
     model: Any,
     category: Category,
-    keys: Sequence[Any],
-    paging: PageParams,
     *,
     resource: str,
-    filters: Sequence[Any] = (),
-) -> tuple[list[Any], str | None, list[WithheldCountRead]]:
-    """One page of the visible records matching `filters`, and counts of all hidden ones."""
+) -> tuple[list[uuid.UUID], list[WithheldCountRead]]:
+    """The recording organisations of `model` rows whose records the caller may see, and
+    counts of all the others' records by reason (decided once per organisation)."""
     groups = gate.session.exec(
         select(model.source_org_id, func.count())
         .where(model.participant_id == participant_id)
@@ -48,15 +46,37 @@ def gated_record_page(
             hidden_groups.append(group)
             reason = getattr(decision, "reason", "withheld")
             hidden[reason] = hidden.get(reason, 0) + int(count)
-    # Puts the withheld category and reason on the audit row of this read.
-    gate.filter_records(
-        participant_id,
-        hidden_groups,
-        category,
-        lambda g: g[0],
-        resource=resource,
-        action="list",
-    )
+    if not allowed:
+        # Nothing of the category will be shown: the audit row says it was withheld, and
+        # why (as the gate does for any list of records none of which may be shown).
+        gate.filter_records(
+            participant_id,
+            hidden_groups,
+            category,
+            lambda g: g[0],
+            resource=resource,
+            action="list",
+        )
+    withheld = [
+        WithheldCountRead(category=str(category), reason=reason, count=n)
+        for reason, n in sorted(hidden.items())
+    ]
+    return allowed, withheld
+
+
+def gated_record_page(
+    gate: SharingGate,
+    participant_id: uuid.UUID,
+    model: Any,
+    category: Category,
+    keys: Sequence[Any],
+    paging: PageParams,
+    *,
+    resource: str,
+    filters: Sequence[Any] = (),
+) -> tuple[list[Any], str | None, list[WithheldCountRead]]:
+    """One page of the visible records matching `filters`, and counts of all hidden ones."""
+    allowed, withheld = decide_sources(gate, participant_id, model, category, resource=resource)
     # Run even when nothing is allowed (IN () matches no row): the cursor is still checked.
     stmt = select(model).where(
         model.participant_id == participant_id,
@@ -72,8 +92,4 @@ def gated_record_page(
         resource=resource,
         action="list",
     )
-    withheld = [
-        WithheldCountRead(category=str(category), reason=reason, count=n)
-        for reason, n in sorted(hidden.items())
-    ]
     return shown, cursor, withheld

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import String, func, literal, union_all
+from sqlalchemy import String, literal, union_all
 from sqlmodel import col, select
 
 from app.core.pagination import PageParams, paginate
@@ -19,6 +19,7 @@ from app.models.plan import Action, Goal, Review
 from app.models.risk import RiskAlert
 from app.models.screening import Screening
 from app.models.timeline import TimelineEntry
+from app.services.record_pages import decide_sources
 from app.sharing.categories import Category
 from app.sharing.gate import SharingGate
 
@@ -65,21 +66,12 @@ def _allowed_sources(
     allowed: dict[str, list[uuid.UUID]] = {}
     withheld: dict[tuple[str, str], int] = {}
     for kind, (model, _at, category, _summary) in SOURCES.items():
-        groups = gate.session.exec(
-            select(model.source_org_id, func.count())
-            .where(model.participant_id == participant_id)
-            .group_by(model.source_org_id)
-        ).all()
-        shown, _ = gate.filter_records(
-            participant_id, groups, category, lambda g: g[0], resource="timeline"
+        allowed[kind], hidden = decide_sources(
+            gate, participant_id, model, category, resource="timeline"
         )
-        allowed[kind] = [g[0] for g in shown]
-        for source_org_id, count in groups:
-            if source_org_id in allowed[kind]:
-                continue
-            decision = gate.decide(participant_id, category, source_org_id)
-            key = (str(category), getattr(decision, "reason", "withheld"))
-            withheld[key] = withheld.get(key, 0) + int(count)
+        for item in hidden:
+            key = (item.category, item.reason)
+            withheld[key] = withheld.get(key, 0) + item.count
     counts = [
         WithheldCountRead(category=c, reason=r, count=n) for (c, r), n in sorted(withheld.items())
     ]
@@ -120,6 +112,12 @@ def timeline(
         ids = [r.id for r in rows if r.kind == kind]
         for record in gate.session.exec(select(model).where(col(model.id).in_(ids))):
             records[(kind, record.id)] = record
+    for kind in {r.kind for r in rows}:  # the disclosure, with its basis, on the audit row
+        _model, _at, category, _summary = SOURCES[kind]
+        shown = [record for (k, _id), record in records.items() if k == kind]
+        gate.filter_records(
+            participant_id, shown, category, lambda r: r.source_org_id, resource="timeline"
+        )
     items = []
     for row in rows:
         record = records[(row.kind, row.id)]
