@@ -5,7 +5,7 @@ import json
 from collections.abc import Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Query
+from fastapi import Depends, Query
 from pydantic import BaseModel
 
 from app.core.errors import AppError
@@ -131,3 +131,6 @@ def paginate(
     rows = rows[: params.limit]
     last = rows[-1]
     return rows, encode_cursor([getattr(last, k.key) for k in keys])
+
+
+Paging = Annotated[PageParams, Depends(page_params)]

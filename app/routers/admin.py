@@ -1,16 +1,22 @@
 """Administration of organisations, users and API clients (scope `admin`)."""
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, status
 from sqlmodel import select
 
-from app.auth.guards import AUTH_ERRORS, AdminCaller, admin_org_limit
+from app.auth.guards import (
+    AUTH_ERRORS,
+    AdminCaller,
+    admin_org_limit,
+    require_administers,
+    require_may_grant,
+    require_system_admin,
+)
 from app.auth.passwords import hash_secret
 from app.core.db import DbSession
-from app.core.errors import Conflict, Forbidden, NotFound, error_responses
-from app.core.pagination import Page, PageParams, page_params, paginate
+from app.core.errors import Conflict, NotFound, error_responses
+from app.core.pagination import Page, Paging, paginate
 from app.models.organisation import (
     ApiClient,
     ApiClientCreate,
@@ -21,7 +27,6 @@ from app.models.organisation import (
     OrganisationCreate,
     OrganisationRead,
     OrganisationUpdate,
-    Role,
     User,
     UserCreate,
     UserRead,
@@ -30,12 +35,6 @@ from app.models.organisation import (
 from app.services import accounts
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"], responses=AUTH_ERRORS)
-Paging = Annotated[PageParams, Depends(page_params)]
-
-
-def _own(caller_limit: uuid.UUID | None, org_id: uuid.UUID) -> None:
-    if caller_limit is not None and caller_limit != org_id:
-        raise NotFound("No such record.")
 
 
 @router.get("/organisations", response_model=Page[OrganisationRead])
@@ -61,8 +60,7 @@ async def create_organisation(
     caller: AdminCaller, session: DbSession, data: OrganisationCreate
 ) -> OrganisationRead:
     """Register an organisation (system admins only)."""
-    if admin_org_limit(caller) is not None:
-        raise Forbidden("Only system administrators register organisations.")
+    require_system_admin(caller, "register organisations")
     return OrganisationRead.model_validate(accounts.create_organisation(session, data))
 
 
@@ -75,7 +73,7 @@ async def read_organisation(
     caller: AdminCaller, session: DbSession, organisation_id: uuid.UUID
 ) -> OrganisationRead:
     """One organisation."""
-    _own(admin_org_limit(caller), organisation_id)
+    require_administers(caller, organisation_id)
     return OrganisationRead.model_validate(accounts.get_organisation(session, organisation_id))
 
 
@@ -88,8 +86,7 @@ async def update_organisation(
     caller: AdminCaller, session: DbSession, organisation_id: uuid.UUID, data: OrganisationUpdate
 ) -> OrganisationRead:
     """Rename or (de)activate an organisation (system admins only)."""
-    if admin_org_limit(caller) is not None:
-        raise Forbidden("Only system administrators change organisations.")
+    require_system_admin(caller, "change organisations")
     org = accounts.get_organisation(session, organisation_id)
     for name, value in data.model_dump(exclude_unset=True).items():
         if value is not None:
@@ -118,10 +115,8 @@ async def list_users(caller: AdminCaller, session: DbSession, paging: Paging) ->
 )
 async def create_user(caller: AdminCaller, session: DbSession, data: UserCreate) -> UserRead:
     """Create a user account (an org admin, in their own organisation)."""
-    limit = admin_org_limit(caller)
-    _own(limit, data.organisation_id)
-    if limit is not None and data.role == Role.system_admin:
-        raise Forbidden("Only system administrators create system administrators.")
+    require_administers(caller, data.organisation_id)
+    require_may_grant(caller, data.role)
     return UserRead.model_validate(accounts.create_user(session, data))
 
 
@@ -129,7 +124,7 @@ def _user(session: DbSession, caller: AdminCaller, user_id: uuid.UUID) -> User:
     user = session.get(User, user_id)
     if user is None:
         raise NotFound("No such record.")
-    _own(admin_org_limit(caller), user.organisation_id)
+    require_administers(caller, user.organisation_id)
     return user
 
 
@@ -179,7 +174,7 @@ async def create_client(
     caller: AdminCaller, session: DbSession, data: ApiClientCreate
 ) -> ApiClientCreated:
     """Register a partner-system client; the secret is in this response only."""
-    _own(admin_org_limit(caller), data.organisation_id)
+    require_administers(caller, data.organisation_id)
     client, secret = accounts.create_client(session, data)
     return ApiClientCreated(
         **ApiClientRead.model_validate(client).model_dump(), client_secret=secret
@@ -190,7 +185,7 @@ def _client(session: DbSession, caller: AdminCaller, client_pk: uuid.UUID) -> Ap
     client = session.get(ApiClient, client_pk)
     if client is None:
         raise NotFound("No such record.")
-    _own(admin_org_limit(caller), client.organisation_id)
+    require_administers(caller, client.organisation_id)
     return client
 
 

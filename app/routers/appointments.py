@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi import APIRouter, Header, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from app.auth.guards import AUTH_ERRORS
@@ -17,7 +17,7 @@ from app.core.errors import (
     problem_response,
 )
 from app.core.etags import etag_for
-from app.core.pagination import PageParams, page_params
+from app.core.pagination import Paging
 from app.models.appointment import AppointmentCreate, AppointmentRead, AppointmentUpdate
 from app.models.listing import RecordPage
 from app.services import appointments as service
@@ -29,7 +29,6 @@ router = APIRouter(
     responses={**AUTH_ERRORS, **error_responses(NotFound)},
 )
 worklists = APIRouter(prefix="/api/v1/appointments", tags=["appointments"], responses=AUTH_ERRORS)
-Paging = Annotated[PageParams, Depends(page_params)]
 
 
 def _clash(exc: service.AppointmentClash, request: Request) -> JSONResponse:

@@ -3,17 +3,16 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 
 from app.auth.guards import AUTH_ERRORS
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable, error_responses
-from app.core.pagination import Page, PageParams, page_params
+from app.core.pagination import Page, Paging
 from app.models.break_glass import BreakGlassCreate, BreakGlassRead, BreakGlassReviewCreate
 from app.services import break_glass as service
 from app.sharing.deps import AuditRead, BreakGlassGate
 
 router = APIRouter(prefix="/api/v1", tags=["break-glass"], responses=AUTH_ERRORS)
-Paging = Annotated[PageParams, Depends(page_params)]
 
 
 @router.post(

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Security, status
+from fastapi import APIRouter, Query, Security, status
 from sqlmodel import SQLModel
 
 from app.auth.caller import Caller, get_caller
@@ -11,7 +11,7 @@ from app.auth.guards import AUTH_ERRORS, AnyCaller
 from app.auth.scopes import Scope
 from app.core.db import DbSession
 from app.core.errors import Forbidden, NotFound, Unprocessable, error_responses
-from app.core.pagination import Page, PageParams, page_params
+from app.core.pagination import Page, Paging
 from app.models.base import utcnow
 from app.models.directory import (
     ServiceCategory,
@@ -25,7 +25,6 @@ from app.services import directory as service
 from app.services.hsds import hsds_service
 
 router = APIRouter(prefix="/api/v1/services", tags=["directory"], responses=AUTH_ERRORS)
-Paging = Annotated[PageParams, Depends(page_params)]
 DirectoryEditor = Annotated[Caller, Security(get_caller, scopes=[Scope.directory_write])]
 HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 # PostgreSQL cannot compare text with NUL in it: refuse it as invalid input (422).

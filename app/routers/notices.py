@@ -3,17 +3,16 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from app.auth.guards import AUTH_ERRORS, AnyCaller
 from app.core.db import DbSession
 from app.core.errors import Conflict, Forbidden, NotFound, error_responses
-from app.core.pagination import Page, PageParams, page_params
+from app.core.pagination import Page, Paging
 from app.models.notice import NoticeRead
 from app.services import notices as service
 
 router = APIRouter(prefix="/api/v1/notices", tags=["notices"], responses=AUTH_ERRORS)
-Paging = Annotated[PageParams, Depends(page_params)]
 
 
 @router.get("", response_model=Page[NoticeRead], responses=error_responses(Forbidden))

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi import APIRouter, Header, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from app.auth.guards import AUTH_ERRORS
@@ -17,7 +17,7 @@ from app.core.errors import (
     error_responses,
 )
 from app.core.etags import check_if_match, etag_for
-from app.core.pagination import Page, PageParams, page_params
+from app.core.pagination import Page, Paging
 from app.models.participant import (
     Participant,
     ParticipantCreate,
@@ -30,7 +30,6 @@ from app.services.idempotency import request_fingerprint, run_idempotent
 from app.sharing.deps import ParticipantsRead, ParticipantsWrite
 
 router = APIRouter(prefix="/api/v1/participants", tags=["participants"], responses=AUTH_ERRORS)
-Paging = Annotated[PageParams, Depends(page_params)]
 IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", description="Retry-safe creation (scoped to the caller)."),

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Response, status
+from fastapi import APIRouter, Header, Path, Response, status
 
 from app.auth.guards import AUTH_ERRORS
 from app.core.errors import (
@@ -16,7 +16,7 @@ from app.core.errors import (
     error_responses,
 )
 from app.core.etags import etag_for
-from app.core.pagination import PageParams, page_params
+from app.core.pagination import Paging
 from app.models.listing import RecordPage
 from app.models.plan import (
     ActionCreate,
@@ -40,7 +40,6 @@ router = APIRouter(
     tags=["plan"],
     responses={**AUTH_ERRORS, **error_responses(NotFound)},
 )
-Paging = Annotated[PageParams, Depends(page_params)]
 IfMatch = Annotated[
     str | None,
     Header(alias="If-Match", description="The record's ETag from your last read."),

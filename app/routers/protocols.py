@@ -3,19 +3,18 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 
 from app.auth.guards import AUTH_ERRORS, AdminCaller, AnyCaller
 from app.core.db import DbSession
 from app.core.errors import Conflict, Forbidden, NotFound, error_responses
-from app.core.pagination import Page, PageParams, page_params
+from app.core.pagination import Page, Paging
 from app.models.sharing import ProtocolRead, ProtocolWrite
 from app.services import protocols
 
 router = APIRouter(
     prefix="/api/v1/sharing/protocols", tags=["sharing protocols"], responses=AUTH_ERRORS
 )
-Paging = Annotated[PageParams, Depends(page_params)]
 
 
 @router.get("", response_model=Page[ProtocolRead])

@@ -1,13 +1,12 @@
 """Risk alerts and screenings of a participant (read through the sharing gate)."""
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, status
 
 from app.auth.guards import AUTH_ERRORS
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable, error_responses
-from app.core.pagination import PageParams, page_params
+from app.core.pagination import Paging
 from app.models.listing import RecordPage
 from app.models.risk import AlertStatus, RiskAlertClose, RiskAlertCreate, RiskAlertRead
 from app.models.screening import Instrument, ScreeningCreate, ScreeningRead, ScreeningTrend
@@ -19,7 +18,6 @@ router = APIRouter(
     tags=["risk and screenings"],
     responses={**AUTH_ERRORS, **error_responses(NotFound)},
 )
-Paging = Annotated[PageParams, Depends(page_params)]
 
 
 @router.get("/alerts", response_model=RecordPage[RiskAlertRead])

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi import APIRouter, Header, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from app.auth.guards import AUTH_ERRORS
@@ -17,7 +17,7 @@ from app.core.errors import (
     error_responses,
 )
 from app.core.etags import check_if_match, etag_for
-from app.core.pagination import Page, PageParams, page_params
+from app.core.pagination import Page, Paging
 from app.models.participant import Phase
 from app.models.referral import (
     ReferralAction,
@@ -34,7 +34,6 @@ from app.services.referral_boxes import Box, BoxFilter, list_box
 from app.sharing.deps import ReferralsRead, ReferralsWrite
 
 router = APIRouter(prefix="/api/v1/referrals", tags=["referrals"], responses=AUTH_ERRORS)
-Paging = Annotated[PageParams, Depends(page_params)]
 IdempotencyKey = Annotated[
     str | None,
     Header(

@@ -3,11 +3,11 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from app.auth.guards import AUTH_ERRORS
 from app.core.errors import NotFound, error_responses
-from app.core.pagination import Page, PageParams, page_params
+from app.core.pagination import Page, Paging
 from app.models.readiness import ReleaseReadiness, UpcomingRelease
 from app.services.release_readiness import release_readiness, upcoming_releases
 from app.sharing.deps import ParticipantsRead
@@ -31,7 +31,7 @@ async def read_release_readiness(
 @router.get("/caseload/releases", response_model=Page[UpcomingRelease])
 async def list_upcoming_releases(
     gate: ParticipantsRead,
-    paging: Annotated[PageParams, Depends(page_params)],
+    paging: Paging,
     within_days: Annotated[int, Query(ge=0, le=365)] = 14,
 ) -> Page[UpcomingRelease]:
     """The caller's participants due for release within `within_days`, with open items."""

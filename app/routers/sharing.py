@@ -3,12 +3,12 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel
 
 from app.auth.guards import AUTH_ERRORS
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable, error_responses
-from app.core.pagination import Page, PageParams, page_params
+from app.core.pagination import Page, Paging
 from app.models.participant import CareTeamMemberCreate, CareTeamMemberRead
 from app.models.sharing import ConsentCreate, ConsentRead, ConsentWithdraw
 from app.services import care_team, consents, disclosures
@@ -23,7 +23,6 @@ from app.sharing.deps import (
 )
 
 router = APIRouter(prefix="/api/v1/participants", tags=["sharing"], responses=AUTH_ERRORS)
-Paging = Annotated[PageParams, Depends(page_params)]
 
 
 class AccessDecision(BaseModel):

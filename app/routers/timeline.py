@@ -1,13 +1,12 @@
 """The participant's timeline across the shared care record."""
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from app.auth.guards import AUTH_ERRORS
 from app.core.errors import NotFound, error_responses
-from app.core.pagination import PageParams, page_params
+from app.core.pagination import Paging
 from app.models.listing import RecordPage
 from app.models.timeline import TimelineEntry
 from app.services import timeline as service
@@ -24,7 +23,7 @@ router = APIRouter(prefix="/api/v1/participants", tags=["timeline"], responses=A
 async def read_timeline(
     gate: RecordsRead,
     participant_id: uuid.UUID,
-    paging: Annotated[PageParams, Depends(page_params)],
+    paging: Paging,
 ) -> RecordPage[TimelineEntry]:
     """Everything the caller may see about the participant, newest first; withheld
     records appear only as counts per category with the reason."""
