@@ -4,6 +4,7 @@ import uuid
 
 from sqlmodel import col, select
 
+from app.auth.tokens import PARTNER_ROLE
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.models.organisation import Organisation, Role, User
 from app.models.participant import CareRole, CareTeamMember, CareTeamMemberCreate, Participant
@@ -65,7 +66,7 @@ def _require_lead(gate: SharingGate, participant: Participant) -> None:
         Role.practitioner,
         Role.supervisor,
         Role.org_admin,
-        "partner_system",
+        PARTNER_ROLE,
     }:
         raise Forbidden("Only the lead organisation changes the care team.")
     if not is_current_lead(gate.session, participant.id, caller.org_id, gate.now):

@@ -231,24 +231,6 @@ def caller_facts(caller: Caller) -> CallerFacts:
     )
 
 
-def protocol_facts(row: Any) -> ProtocolFacts:
-    """A protocol version (row or model) as plain facts."""
-    return ProtocolFacts(
-        protocol_id=row.protocol_id,
-        version=row.version,
-        name=row.name,
-        source_org_id=row.source_org_id,
-        source_org_kind=str(row.source_org_kind) if row.source_org_kind else None,
-        recipient_org_id=row.recipient_org_id,
-        recipient_org_kind=str(row.recipient_org_kind) if row.recipient_org_kind else None,
-        categories=frozenset(str(c) for c in row.categories),
-        purposes=frozenset(str(p) for p in row.purposes),
-        lawful_basis=str(row.lawful_basis),
-        effective_from=row.effective_from,
-        effective_to=row.effective_to,
-    )
-
-
 def _protocol_tuple_facts(row: tuple[Any, ...]) -> ProtocolFacts:
     (pid, version, name, src, src_kind, rcp, rcp_kind, cats, purposes, basis, frm, to) = row
     return ProtocolFacts(
@@ -278,20 +260,6 @@ def _consent_tuple_facts(row: tuple[Any, ...]) -> ConsentFacts:
         given_at=given,
         expires_at=expires,
         withdrawn_at=withdrawn,
-    )
-
-
-def consent_facts(row: Any) -> ConsentFacts:
-    """A consent (row or model) as plain facts."""
-    return ConsentFacts(
-        consent_id=row.id,
-        categories=frozenset(row.categories),
-        recipient_org_ids=frozenset(uuid.UUID(str(o)) for o in row.recipient_org_ids),
-        recipient_org_kinds=frozenset(row.recipient_org_kinds),
-        purposes=frozenset(row.purposes),
-        given_at=row.given_at,
-        expires_at=row.expires_at,
-        withdrawn_at=row.withdrawn_at,
     )
 
 
