@@ -44,23 +44,27 @@ def is_current_lead(
     return org_id in lead_org_ids(session, participant_id, now)
 
 
-def active_membership(
-    participant_col: Any, org_id: uuid.UUID, now: datetime
+def related_to(
+    participant_id: Any, source_org_id: Any, org: Any, now: Any, open_statuses: Any = None
 ) -> ColumnElement[bool]:
-    """EXISTS an active care-team membership of `org_id` for the participant column."""
-    return exists().where(
-        col(CareTeamMember.participant_id) == participant_col,
-        col(CareTeamMember.organisation_id) == org_id,
-        membership_in_force(now),
-    )
+    """The one WHERE of rules 1-2: the participant row is the organisation's own record,
+    or it has an active care-team membership, or an open referral addressed to it.
 
-
-def open_referral_to(participant_col: Any, org_id: uuid.UUID) -> ColumnElement[bool]:
-    """EXISTS an open referral of the participant addressed to `org_id`."""
-    return exists().where(
-        col(Referral.participant_id) == participant_col,
-        col(Referral.to_org_id) == org_id,
-        col(Referral.status).in_(list(OPEN_FOR_RECIPIENT)),
+    Columns and values may be literals or bind parameters (the prepared statements below).
+    """
+    statuses = open_statuses if open_statuses is not None else sorted(OPEN_FOR_RECIPIENT)
+    return or_(
+        source_org_id == org,
+        exists().where(
+            col(CareTeamMember.participant_id) == participant_id,
+            col(CareTeamMember.organisation_id) == org,
+            membership_in_force(now),
+        ),
+        exists().where(
+            col(Referral.participant_id) == participant_id,
+            col(Referral.to_org_id) == org,
+            col(Referral.status).in_(statuses),
+        ),
     )
 
 
@@ -70,11 +74,7 @@ def visibility_clause(caller: Caller, now: datetime) -> ColumnElement[bool]:
         if caller.participant_id is None:
             return false()
         return col(Participant.id) == caller.participant_id
-    return or_(
-        col(Participant.source_org_id) == caller.org_id,
-        active_membership(Participant.id, caller.org_id, now),
-        open_referral_to(Participant.id, caller.org_id),
-    )
+    return related_to(col(Participant.id), col(Participant.source_org_id), caller.org_id, now)
 
 
 def visible_participants(caller: Caller, now: datetime) -> Any:
@@ -91,10 +91,8 @@ def visible_participant_ids(caller: Caller, now: datetime) -> Any:
 # request pays only for execution (same WHERE as `visibility_clause`).
 VISIBLE_PARTICIPANT_SQL: Any = select(Participant).where(
     col(Participant.id) == bindparam("pid"),
-    or_(
-        col(Participant.source_org_id) == bindparam("org"),
-        active_membership(Participant.id, bindparam("org"), bindparam("now")),  # type: ignore[arg-type]
-        open_referral_to(Participant.id, bindparam("org")),  # type: ignore[arg-type]
+    related_to(
+        col(Participant.id), col(Participant.source_org_id), bindparam("org"), bindparam("now")
     ),
 )
 OWN_PARTICIPANT_SQL: Any = select(Participant).where(
@@ -129,20 +127,16 @@ def _snapshot_sql(own: bool) -> Prepared:
     where: Any = (
         _participants.c.id == bindparam("self_id")
         if own
-        else or_(
-            _participants.c.source_org_id == bindparam("org"),
-            active_membership(_participants.c.id, bindparam("org"), bindparam("now")),  # type: ignore[arg-type]
-            exists().where(
-                _referrals.c.participant_id == _participants.c.id,
-                _referrals.c.to_org_id == bindparam("org"),
-                # One plain bind per status (Prepared takes no expanding IN).
-                _referrals.c.status.in_(
-                    [
-                        bindparam(f"status{i}", str(s), type_=_referrals.c.status.type)
-                        for i, s in enumerate(sorted(OPEN_FOR_RECIPIENT))
-                    ]
-                ),
-            ),
+        else related_to(
+            _participants.c.id,
+            _participants.c.source_org_id,
+            bindparam("org"),
+            bindparam("now"),
+            # One plain bind per status (Prepared takes no expanding IN).
+            [
+                bindparam(f"status{i}", str(st), type_=_referrals.c.status.type)
+                for i, st in enumerate(sorted(OPEN_FOR_RECIPIENT))
+            ],
         )
     )
     return Prepared(
