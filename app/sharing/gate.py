@@ -265,10 +265,10 @@ class SharingGate:
     def authorize(
         self,
         verdict: Verdict,
-        *,
         action: str,
         resource: str,
         participant_id: uuid.UUID | None = None,
+        *,
         resource_id: str | None = None,
     ) -> None:
         """Go on if the policy allowed; otherwise record the refusal in the access log and

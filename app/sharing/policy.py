@@ -9,6 +9,7 @@ service raises 403 on its own (tests/sharing/test_policy.py tables every rule).
 """
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -151,6 +152,16 @@ def may_edit_plan(
     )
 
 
+def may_change_categories(withheld: Sequence[str]) -> Verdict:
+    """A change may touch only categories the caller may see (`withheld`: those it may not)."""
+    if withheld:
+        return Refusal(
+            "category_withheld",
+            f"You may not change {withheld[0]} information of this participant.",
+        )
+    return ALLOWED
+
+
 def may_change_care_team(actor: Actor, *, is_lead: bool) -> Verdict:
     """Add or end care-team memberships: staff of the current lead organisation."""
     if actor.is_participant or actor.role not in _CARE_TEAM_ROLES:
@@ -237,7 +248,12 @@ def may_edit_referral_draft(actor: Actor, *, from_org_id: uuid.UUID) -> Verdict:
 
 
 def may_act_on_referral(
-    actor: Actor, *, referrer_action: bool, action: str, from_org_id: uuid.UUID, to_org_id: uuid.UUID
+    actor: Actor,
+    *,
+    referrer_action: bool,
+    action: str,
+    from_org_id: uuid.UUID,
+    to_org_id: uuid.UUID,
 ) -> Verdict:
     """Submit/withdraw are the referrer's; accept/decline/start/complete the recipient's."""
     party = from_org_id if referrer_action else to_org_id
