@@ -78,9 +78,7 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("POST", f"{P}/consents"): _e("authenticated", "yes", "consents:write"),
     # Issue 8 §3: withdrawal needs consents:write; the scope check is marked xfail until
     # the fix lands (tests/test_route_table.py SCOPE_XFAIL).
-    ("POST", f"{P}/consents/{{consent_id}}/withdraw"): _e(
-        "authenticated", "yes", "consents:write"
-    ),
+    ("POST", f"{P}/consents/{{consent_id}}/withdraw"): _e("authenticated", "yes", "consents:write"),
     ("GET", f"{P}/access"): _e(
         "authenticated",
         "yes",
@@ -114,9 +112,7 @@ ROUTES: dict[tuple[str, str], Entry] = {
     # appointments
     ("GET", f"{P}/appointments"): _e("authenticated", "yes", "records:read"),
     ("POST", f"{P}/appointments"): _e("authenticated", "yes", "records:write"),
-    ("PATCH", f"{P}/appointments/{{appointment_id}}"): _e(
-        "authenticated", "yes", "records:write"
-    ),
+    ("PATCH", f"{P}/appointments/{{appointment_id}}"): _e("authenticated", "yes", "records:write"),
     ("GET", "/api/v1/appointments/reminders"): _e("authenticated", "yes", "records:read"),
     ("GET", "/api/v1/appointments/missed"): _e("authenticated", "yes", "records:read"),
     # risk and screenings

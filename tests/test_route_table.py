@@ -1,15 +1,24 @@
-"""The route table: every route of the app has an entry (deny by default), and the entry
-matches what the route declares (its scopes, whether it needs a token or `admin`)."""
+"""The route table: every route of the app has an entry (deny by default), the entry
+matches what the route declares (its scopes, whether it needs a token or `admin`), and
+every route that discloses or refuses writes one access event per participant touched."""
 
+import uuid
+from collections import Counter
 from typing import Any
 
 import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
 
 from app.auth.caller import get_caller
 from app.main import app
+from app.models.audit import AccessEvent
+from tests.fixtures import World
+from tests.route_audit_cases import CASES, Case
 from tests.route_table import NON_API_ROUTES, ROUTES, Entry
+from tests.route_world import RouteWorld
 
 # Entries that state the contract the issue asks for, ahead of the fix (strict: the mark
 # must go when the route changes).
@@ -93,3 +102,85 @@ def test_entry_matches_the_declared_scopes_and_access(key: tuple[str, str], entr
     if entry.discloses != "no":
         # A route that tells anything about a participant is never open to anonymous callers.
         assert entry.access != "public"
+
+
+# -- the audit: one access event per participant touched -----------------------------
+
+
+def _events(db: Session, request_id: str) -> list[AccessEvent]:
+    return list(db.exec(select(AccessEvent).where(AccessEvent.request_id == request_id)).all())
+
+
+def test_every_disclosing_route_has_allowed_and_refused_cases() -> None:
+    """A route that discloses or refuses is called as an allowed and as a refused caller."""
+    kinds: dict[tuple[str, str], set[str]] = {}
+    for c in CASES:
+        assert c.route in ROUTES, f"audit case for an unknown route: {c.id}"
+        kinds.setdefault(c.route, set()).add(c.kind)
+    for key, entry in sorted(ROUTES.items()):
+        if entry.discloses == "no":
+            assert key not in kinds, (
+                f"{key} has audit cases but the table says it discloses nothing"
+            )
+        elif entry.discloses == "yes":
+            assert kinds.get(key) == {"allowed", "refused"}, f"{key}: {kinds.get(key)}"
+        else:
+            assert "refused" in kinds.get(key, set()), key
+    assert len({c.id for c in CASES}) == len(CASES), "two audit cases share a name"
+
+
+def _case_params() -> list[Any]:
+    return [
+        pytest.param(
+            c,
+            id=c.id,
+            marks=[pytest.mark.xfail(strict=True, reason=c.xfail)] if c.xfail else [],
+        )
+        for c in CASES
+    ]
+
+
+@pytest.mark.parametrize("case", _case_params())
+def test_one_access_event_per_participant_touched(
+    case: Case, client: TestClient, world: World, db: Session
+) -> None:
+    call = case.build(RouteWorld(client, world, db))
+    request_id = uuid.uuid4().hex
+    response = client.request(
+        call.method,
+        call.url,
+        headers={**call.headers, "X-Request-ID": request_id},
+        json=call.json,
+        params=call.params,
+    )
+    assert response.status_code == call.status, response.text
+    expected = call.expect(response) if callable(call.expect) else call.expect
+    events = _events(db, request_id)
+    got = Counter((e.participant_id, e.outcome) for e in events)
+    assert got == Counter(expected.items()), (
+        f"expected one event per participant {expected}, got "
+        f"{[(e.participant_id, e.action, e.resource, e.outcome) for e in events]}"
+    )
+    if call.check is not None:
+        call.check(events)
+
+
+@pytest.mark.parametrize(
+    "key", sorted(k for k, e in ROUTES.items() if e.access != "public"), ids=" ".join
+)
+def test_anonymous_call_is_401_and_writes_no_event(
+    key: tuple[str, str], client: TestClient, db: Session
+) -> None:
+    method, path = key
+    url = path.format_map(_AnyParam())
+    request_id = uuid.uuid4().hex
+    response = client.request(method, url, headers={"X-Request-ID": request_id})
+    assert response.status_code == 401, response.text
+    assert _events(db, request_id) == []
+
+
+class _AnyParam(dict[str, str]):
+    """A plausible value for any path parameter."""
+
+    def __missing__(self, name: str) -> str:
+        return {"version": "1", "action": "submit"}.get(name, str(uuid.uuid4()))
