@@ -767,10 +767,13 @@ def _screen_stranger(w: RouteWorld) -> Call:
 REFERRALS = "/api/v1/referrals"
 
 
-@case("GET", REFERRALS, "allowed", "the referrer's outbox")
+@case("GET", REFERRALS, "allowed", "the referrer's outbox: one event per person")
 def _outbox(w: RouteWorld) -> Call:
-    assert w.referral
-    return Call("GET", REFERRALS, w.h(w.coord), 200, allowed(w.pid), params={"box": "outbox"})
+    w.refer(pid=w.pid)
+    w.refer(pid=w.pid)
+    w.refer(pid=w.pid2)
+    params = {"box": "outbox"}
+    return Call("GET", REFERRALS, w.h(w.coord), 200, allowed(w.pid, w.pid2), params=params)
 
 
 @case("GET", REFERRALS, "allowed", "the recipient's inbox")
@@ -881,3 +884,59 @@ def _releases(w: RouteWorld) -> Call:
 @case("GET", RELEASES, "refused", "no relationship: an empty page")
 def _releases_stranger(w: RouteWorld) -> Call:
     return Call("GET", RELEASES, w.h(w.housing), 200, {})
+
+
+# -- a page of one: only the participant on the page is touched -----------------------
+
+
+def _on_page(key: str) -> Callable[[Response], Expected]:
+    def expect(response: Response) -> Expected:
+        items = response.json()["items"]
+        assert len(items) == 1, items
+        return allowed(uuid.UUID(items[0][key]))
+
+    return expect
+
+
+_FIRST = {"limit": "1"}
+
+
+@case("GET", "/api/v1/participants", "allowed", "a page of one")
+def _participants_page(w: RouteWorld) -> Call:
+    url = "/api/v1/participants"
+    return Call("GET", url, w.h(w.coord), 200, _on_page("id"), params=_FIRST)
+
+
+@case("GET", RELEASES, "allowed", "a page of one")
+def _releases_page(w: RouteWorld) -> Call:
+    return Call("GET", RELEASES, w.h(w.coord), 200, _on_page("participant_id"), params=_FIRST)
+
+
+@case("GET", "/api/v1/break-glass", "allowed", "a page of one")
+def _queue_page(w: RouteWorld) -> Call:
+    assert w.grants
+    headers = w.h(w.coord, Role.supervisor)
+    url = "/api/v1/break-glass"
+    return Call("GET", url, headers, 200, _on_page("participant_id"), params=_FIRST)
+
+
+@case("GET", "/api/v1/appointments/reminders", "allowed", "a page of one")
+def _reminders_page(w: RouteWorld) -> Call:
+    w.book(w.pid, 20)
+    w.book(w.pid2, 25)
+    url = "/api/v1/appointments/reminders"
+    return Call("GET", url, w.h(w.coord), 200, _on_page("participant_id"), params=_FIRST)
+
+
+@case("GET", REFERRALS, "allowed", "a page of one")
+def _outbox_page(w: RouteWorld) -> Call:
+    w.refer(pid=w.pid)
+    w.refer(pid=w.pid2)
+    params = {"box": "outbox", **_FIRST}
+    return Call("GET", REFERRALS, w.h(w.coord), 200, _on_page("participant_id"), params=params)
+
+
+@case("GET", "/api/v1/participants", "refused", "a phase filter on withheld custody: no event")
+def _participants_phase(w: RouteWorld) -> Call:
+    params = {"phase": "in_prison"}
+    return Call("GET", "/api/v1/participants", w.h(w.cmht), 200, {}, params=params)

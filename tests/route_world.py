@@ -164,9 +164,9 @@ class RouteWorld:
         ).one()
         return row.id
 
-    def refer(self, submit: bool = True) -> dict[str, Any]:
+    def refer(self, submit: bool = True, pid: uuid.UUID | None = None) -> dict[str, Any]:
         body = {
-            "participant_id": str(self.pid),
+            "participant_id": str(pid or self.pid),
             "to_org_id": str(self.housing.id),
             "reason": "Needs supported accommodation on release.",
             "categories": ["identity"],

@@ -179,6 +179,15 @@ def test_anonymous_call_is_401_and_writes_no_event(
     assert _events(db, request_id) == []
 
 
+@pytest.mark.parametrize("path", sorted({p for _, p in ROUTES}))
+def test_head_and_options_only_where_the_table_lists_them(path: str, client: TestClient) -> None:
+    """A method the table does not list is not served (405), so no handler runs unlisted."""
+    url = path.format_map(_AnyParam())
+    for method in ("HEAD", "OPTIONS"):
+        if (method, path) not in ROUTES:
+            assert client.request(method, url).status_code == 405, (method, path)
+
+
 class _AnyParam(dict[str, str]):
     """A plausible value for any path parameter."""
 
