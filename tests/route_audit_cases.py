@@ -264,6 +264,21 @@ def _participant_etag(w: RouteWorld) -> str:
     return str(w.client.get(w.url(), headers=w.h(w.coord)).headers["ETag"])
 
 
+@case(
+    "POST",
+    "/api/v1/participants",
+    "refused",
+    "an identifier of someone the caller cannot see: 409",
+    "issue 8 hole 4: an identifier match on a hidden person writes no access event",
+)
+def _register_known_identifier(w: RouteWorld) -> Call:
+    w.care.participant.prison_number = "A7654ZZ"
+    w.db.add(w.care.participant)
+    w.db.commit()
+    body = {**NEW_PERSON, "prison_number": "A7654ZZ"}
+    return Call("POST", "/api/v1/participants", w.h(w.housing), 409, {w.pid: "any"}, json=body)
+
+
 @case("PATCH", P, "allowed", "lead organisation")
 def _patch(w: RouteWorld) -> Call:
     headers = w.h(w.coord, **{"If-Match": _participant_etag(w)})

@@ -36,6 +36,9 @@ def _e(access: Access, discloses: Discloses, *scopes: str, note: str = "") -> En
 
 PUBLIC = _e("public", "no")
 ADMIN = _e("admin", "no", "admin", note="accounts and organisations, not care records")
+# A participant's self-service account shows its participant_id and display name to the
+# organisation's administrators: account administration, not a disclosure of the record.
+ADMIN_USERS = _e("admin", "no", "admin", note="participant accounts carry participant_id")
 DIRECTORY = _e("authenticated", "no", note="the service directory holds no personal data")
 PROTOCOLS = _e("authenticated", "no", note="sharing agreements, not personal data")
 
@@ -52,10 +55,10 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/admin/organisations"): ADMIN,
     ("GET", "/api/v1/admin/organisations/{organisation_id}"): ADMIN,
     ("PATCH", "/api/v1/admin/organisations/{organisation_id}"): ADMIN,
-    ("GET", "/api/v1/admin/users"): ADMIN,
-    ("POST", "/api/v1/admin/users"): ADMIN,
-    ("GET", "/api/v1/admin/users/{user_id}"): ADMIN,
-    ("PATCH", "/api/v1/admin/users/{user_id}"): ADMIN,
+    ("GET", "/api/v1/admin/users"): ADMIN_USERS,
+    ("POST", "/api/v1/admin/users"): ADMIN_USERS,
+    ("GET", "/api/v1/admin/users/{user_id}"): ADMIN_USERS,
+    ("PATCH", "/api/v1/admin/users/{user_id}"): ADMIN_USERS,
     ("GET", "/api/v1/admin/clients"): ADMIN,
     ("POST", "/api/v1/admin/clients"): ADMIN,
     ("GET", "/api/v1/admin/clients/{id}"): ADMIN,
