@@ -182,7 +182,6 @@ def _disclosures_stranger(w: RouteWorld) -> Call:
     f"{P}/disclosures",
     "refused",
     "a supervisor who is not the lead practitioner: 403",
-    "issue 8 hole 6: …/disclosures refused to a supervisor",
 )
 def _disclosures_supervisor(w: RouteWorld) -> Call:
     return Call("GET", w.url("/disclosures"), w.h(w.coord, Role.supervisor), 403, denied(w.pid))
@@ -193,7 +192,6 @@ def _disclosures_supervisor(w: RouteWorld) -> Call:
     f"{P}/disclosures",
     "refused",
     "a partner organisation: 403",
-    "issue 8 hole 6: …/disclosures refused to a partner",
 )
 def _disclosures_partner(w: RouteWorld) -> Call:
     return Call("GET", w.url("/disclosures"), w.h(w.cmht), 403, denied(w.pid))
@@ -291,7 +289,7 @@ def _patch_stranger(w: RouteWorld) -> Call:
     return Call("PATCH", w.url(), headers, 404, denied(w.pid), json={"preferred_name": "X"})
 
 
-@case("PATCH", P, "refused", "a contributor changing identity: 403", HOLE_PATCH)
+@case("PATCH", P, "refused", "a contributor changing identity: 403")
 def _patch_rule(w: RouteWorld) -> Call:
     headers = w.h(w.cmht, **{"If-Match": _participant_etag(w)})
     return Call("PATCH", w.url(), headers, 403, denied(w.pid), json={"given_name": "Changed"})
@@ -312,7 +310,7 @@ def _add_member_stranger(w: RouteWorld) -> Call:
     return Call("POST", w.url("/care-team"), w.h(w.housing), 404, denied(w.pid), json=body)
 
 
-@case("POST", f"{P}/care-team", "refused", "a contributor: 403", HOLE_403)
+@case("POST", f"{P}/care-team", "refused", "a contributor: 403")
 def _add_member_rule(w: RouteWorld) -> Call:
     body = {"organisation_id": str(w.housing.id)}
     return Call("POST", w.url("/care-team"), w.h(w.cmht), 403, denied(w.pid), json=body)
@@ -333,7 +331,7 @@ def _end_member_stranger(w: RouteWorld) -> Call:
     return Call("DELETE", url, w.h(w.housing), 404, denied(w.pid))
 
 
-@case("DELETE", _END, "refused", "a peer: 403", HOLE_403)
+@case("DELETE", _END, "refused", "a peer: 403")
 def _end_member_rule(w: RouteWorld) -> Call:
     url = w.url(f"/care-team/{w.cmht_member_id}")
     return Call("DELETE", url, w.h(w.peer), 403, denied(w.pid))
@@ -357,7 +355,7 @@ def _consent_stranger(w: RouteWorld) -> Call:
     return Call("POST", w.url("/consents"), w.h(w.housing), 404, denied(w.pid), json=CONSENT)
 
 
-@case("POST", f"{P}/consents", "refused", "a referral addressee off the care team: 403", HOLE_403)
+@case("POST", f"{P}/consents", "refused", "a referral addressee off the care team: 403")
 def _consent_rule(w: RouteWorld) -> Call:
     assert w.referral
     return Call("POST", w.url("/consents"), w.h(w.housing), 403, denied(w.pid), json=CONSENT)
@@ -384,7 +382,6 @@ def _withdraw_stranger(w: RouteWorld) -> Call:
     _WITHDRAW,
     "refused",
     "a referral addressee off the care team: 403",
-    "issue 8 hole 6: a refused consent withdrawal writes no access event",
 )
 def _withdraw_rule(w: RouteWorld) -> Call:
     assert w.referral
@@ -413,7 +410,7 @@ def _break_glass_stranger(w: RouteWorld) -> Call:
     return Call("POST", url, w.h(w.housing), 404, denied(w.pid), json=BREAK_GLASS)
 
 
-@case("POST", f"{P}/break-glass", "refused", "a partner system: 403", HOLE_403)
+@case("POST", f"{P}/break-glass", "refused", "a partner system: 403")
 def _break_glass_rule(w: RouteWorld) -> Call:
     url = w.url("/break-glass")
     headers = w.partner(w.cmht, "break_glass")
@@ -462,7 +459,7 @@ def _review_stranger(w: RouteWorld) -> Call:
     return Call("POST", url, headers, 404, denied(w.pid), json=REVIEW)
 
 
-@case("POST", _REVIEW, "refused", "reviewing one's own grant: 403", HOLE_403)
+@case("POST", _REVIEW, "refused", "reviewing one's own grant: 403")
 def _review_own(w: RouteWorld) -> Call:
     supervisor = w.h(w.cmht, Role.supervisor)
     grant = w.break_glass(w.pid, supervisor)
@@ -534,7 +531,7 @@ def _goal_stranger(w: RouteWorld) -> Call:
     return Call("POST", w.url("/plan/goals"), w.h(w.housing), 404, denied(w.pid), json=GOAL)
 
 
-@case("POST", f"{P}/plan/goals", "refused", "a peer: 403", HOLE_403)
+@case("POST", f"{P}/plan/goals", "refused", "a peer: 403")
 def _goal_rule(w: RouteWorld) -> Call:
     assert w.goal
     return Call("POST", w.url("/plan/goals"), w.h(w.peer), 403, denied(w.pid), json=GOAL)
@@ -559,7 +556,7 @@ def _patch_goal_stranger(w: RouteWorld) -> Call:
     return Call("PATCH", url, headers, 404, denied(w.pid), json={"priority": 1})
 
 
-@case("PATCH", _GOAL, "refused", "a peer: 403", HOLE_PATCH)
+@case("PATCH", _GOAL, "refused", "a peer: 403")
 def _patch_goal_rule(w: RouteWorld) -> Call:
     url, headers = w.url(f"/plan/goals/{w.goal['id']}"), w.h(w.peer, **{"If-Match": w.goal["etag"]})
     return Call("PATCH", url, headers, 403, denied(w.pid), json={"priority": 1})
@@ -585,7 +582,7 @@ def _add_step_stranger(w: RouteWorld) -> Call:
     return Call("POST", url, w.h(w.housing), 404, denied(w.pid), json=_step(w))
 
 
-@case("POST", f"{P}/plan/actions", "refused", "a peer: 403", HOLE_403)
+@case("POST", f"{P}/plan/actions", "refused", "a peer: 403")
 def _add_step_rule(w: RouteWorld) -> Call:
     return Call("POST", w.url("/plan/actions"), w.h(w.peer), 403, denied(w.pid), json=_step(w))
 
@@ -638,7 +635,7 @@ def _add_review_stranger(w: RouteWorld) -> Call:
     return Call("POST", url, w.h(w.housing), 404, denied(w.pid), json=REVIEW_MEETING)
 
 
-@case("POST", f"{P}/plan/reviews", "refused", "a peer: 403", HOLE_403)
+@case("POST", f"{P}/plan/reviews", "refused", "a peer: 403")
 def _add_review_rule(w: RouteWorld) -> Call:
     assert w.goal
     url = w.url("/plan/reviews")
@@ -687,7 +684,10 @@ def _move_stranger(w: RouteWorld) -> Call:
 
 
 @case(
-    "PATCH", _APPOINTMENT, "refused", "a contributor that neither booked nor hosts: 403", HOLE_PATCH
+    "PATCH",
+    _APPOINTMENT,
+    "refused",
+    "a contributor that neither booked nor hosts: 403",
 )
 def _move_rule(w: RouteWorld) -> Call:
     url = _appointment_url(w)
@@ -859,7 +859,7 @@ def _patch_referral_stranger(w: RouteWorld) -> Call:
     return Call("PATCH", url, headers, 404, denied(w.pid), json={"urgency": "urgent"})
 
 
-@case("PATCH", _REFERRAL, "refused", "the recipient: 403", HOLE_PATCH)
+@case("PATCH", _REFERRAL, "refused", "the recipient: 403")
 def _patch_referral_rule(w: RouteWorld) -> Call:
     referral = w.referral
     url = f"{REFERRALS}/{referral['id']}"
@@ -882,7 +882,7 @@ def _accept_stranger(w: RouteWorld) -> Call:
     return Call("POST", url, w.h(w.cmht), 404, denied(w.pid))
 
 
-@case("POST", _ACT, "refused", "the referrer accepting its own referral: 403", HOLE_403)
+@case("POST", _ACT, "refused", "the referrer accepting its own referral: 403")
 def _accept_rule(w: RouteWorld) -> Call:
     url = f"{REFERRALS}/{w.referral['id']}/accept"
     return Call("POST", url, w.h(w.coord), 403, denied(w.pid))
