@@ -451,7 +451,6 @@ def _review(w: RouteWorld) -> Call:
     _REVIEW,
     "refused",
     "an unrelated supervisor: 404",
-    "route-table finding: a break-glass review refused with 404 writes no denial",
 )
 def _review_stranger(w: RouteWorld) -> Call:
     url = f"/api/v1/break-glass/{w.grants[0]['id']}/review"

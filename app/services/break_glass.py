@@ -105,6 +105,17 @@ def review_grant(
         )
     ).first()
     if grant is None:
+        # A grant outside the caller's queue does not exist for them; an attempt on a
+        # real one is still a refused access to that person's record.
+        hidden = gate.session.get(BreakGlassGrant, grant_id)
+        if hidden is not None:
+            gate.deny(
+                hidden.participant_id,
+                "review",
+                "break_glass",
+                "not_reviewable",
+                resource_id=str(hidden.id),
+            )
         raise NotFound("No such break-glass grant.")
     gate.authorize(
         policy.may_review_break_glass(gate.actor, grant_actor=grant.actor),
