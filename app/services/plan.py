@@ -3,8 +3,9 @@
 Every goal and step is a whole record of category `plan`; what a caller sees is decided by
 the gate per record (by its recording organisation). Who may *change* the plan is a
 separate, smaller policy (`may_edit_plan`): the plan's recording organisation and the
-lead/contributor organisations of the care team. The owner of a step (an organisation,
-or the participant for steps they own) may record its status and outcome.
+lead/contributor organisations of the care team. A step is updated by the lead
+organisation's staff and by its owner only (`may_update_step`): the owner organisation,
+or the participant for steps they own, who records only its status and outcome.
 """
 
 import uuid
@@ -40,10 +41,39 @@ from app.models.plan import (
     WorkbookStep,
 )
 from app.sharing.categories import Category
+from app.sharing.decision import Allow, Deny
 from app.sharing.gate import SharingGate, WithheldCount
-from app.sharing.visibility import membership_in_force
+from app.sharing.visibility import is_current_lead, membership_in_force
 
 EDITING_ROLES = frozenset({CareRole.lead, CareRole.contributor})
+
+
+def may_update_step(
+    *,
+    is_participant: bool,
+    is_lead_org: bool,
+    is_plan_editor: bool,
+    owns_step: bool,
+    fields: set[str],
+) -> str | None:
+    """None when the caller may change these fields of a plan step, else why not.
+
+    The lead organisation's staff update any step; every other partner only the steps
+    it owns (an editing partner all of the step, any other owner, and the participant
+    for their own steps, only status and outcome)."""
+    if is_participant:
+        if not owns_step:
+            return "You record the outcome of your own steps only."
+        if fields - OUTCOME_FIELDS:
+            return "You may change only the status and outcome_note of your own steps."
+        return None
+    if is_lead_org:
+        return None
+    if not owns_step:
+        return "Only the lead organisation and the step's owner update this step."
+    if not is_plan_editor and fields - OUTCOME_FIELDS:
+        return "As the step's owner you may change only its status and outcome_note."
+    return None
 
 
 def action_read(action: Action) -> ActionRead:
@@ -306,20 +336,19 @@ def create_action(gate: SharingGate, participant_id: uuid.UUID, data: ActionCrea
     if gate.caller.is_participant:
         raise Forbidden("Agree new steps with your practitioner; you record your own steps.")
     plan = current_plan(gate, participant_id, lock=True)
+    _require_editor(gate, participant_id, plan)
     goal = gate.session.exec(
         select(Goal).where(Goal.id == data.goal_id, Goal.participant_id == participant_id)
     ).first()
-    if goal is None or plan is None:
-        raise Unprocessable("goal_id is not a goal of this participant's plan.")
-    gate.require(
-        participant_id,
-        Category.plan,
-        goal.source_org_id,
-        action="create",
-        resource="action",
-        resource_id=str(goal.id),
+    decision = (
+        None if goal is None else gate.decide(participant_id, Category.plan, goal.source_org_id)
     )
-    _require_editor(gate, participant_id, plan)
+    if isinstance(decision, Deny):
+        # A goal the caller may not see is answered as one that does not exist (not 404
+        # for one and 422 for the other); the refusal is on the record all the same.
+        gate.deny(participant_id, "create", "action", decision.reason)
+    if plan is None or not isinstance(decision, Allow):
+        raise Unprocessable("goal_id is not a goal of this participant's plan.")
     _check_owner(gate, data.owner_kind, data.owner_org_id, data.owner_user_id)
     action = Action(
         **data.model_dump(),
@@ -341,16 +370,26 @@ def create_action(gate: SharingGate, participant_id: uuid.UUID, data: ActionCrea
     return action_read(action)
 
 
-def _outcome_only(gate: SharingGate, action: Action, plan: Plan | None) -> bool:
-    """False for plan editors; True for a step's owner; 403 for anyone else."""
+def _require_step_updater(
+    gate: SharingGate, action: Action, plan: Plan | None, fields: set[str]
+) -> None:
+    """403 unless the caller may change these fields of this step (may_update_step)."""
     caller = gate.caller
-    if may_edit_plan(gate, action.participant_id, plan):
-        return False
-    if caller.is_participant and action.owner_kind == OwnerKind.participant:
-        return True
-    if not caller.is_participant and action.owner_org_id == caller.org_id:
-        return True
-    raise Forbidden("Only plan editors and the step's owner update this step.")
+    owns = (
+        action.owner_kind == OwnerKind.participant
+        if caller.is_participant
+        else action.owner_org_id == caller.org_id
+    )
+    reason = may_update_step(
+        is_participant=caller.is_participant,
+        is_lead_org=not caller.is_participant
+        and is_current_lead(gate.session, action.participant_id, caller.org_id, gate.now),
+        is_plan_editor=may_edit_plan(gate, action.participant_id, plan),
+        owns_step=owns,
+        fields=fields,
+    )
+    if reason is not None:
+        raise Forbidden(reason)
 
 
 def update_action(
@@ -373,8 +412,7 @@ def update_action(
         resource_id=str(action.id),
     )
     changes = data.model_dump(exclude_unset=True)
-    if _outcome_only(gate, action, plan) and set(changes) - OUTCOME_FIELDS:
-        raise Forbidden("As the step's owner you may change only its status and outcome_note.")
+    _require_step_updater(gate, action, plan, set(changes))
     check_if_match(if_match, "action", action.version)
     if not changes:
         raise Unprocessable("The request changes nothing.")
