@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from app.core.errors import Conflict, Forbidden, Unprocessable
+from app.core.etags import check_etag, etag_of
 from app.core.pagination import PageParams, paginate
 from app.models.base import utcnow
 from app.models.organisation import User
@@ -18,6 +19,7 @@ from app.models.participant import (
     Participant,
     ParticipantCreate,
     ParticipantFields,
+    ParticipantRead,
     ParticipantUpdate,
     Phase,
 )
@@ -44,7 +46,7 @@ def participant_view(
     }
     for name in _SHOWN_FIELDS:
         values[name] = getattr(participant, name)
-    return gate.redact(
+    view = gate.redact(
         participant.id,
         "participant",
         values,
@@ -52,6 +54,22 @@ def participant_view(
         action=action,
         resource_id=str(participant.id),
     )
+    if view["withheld"]:
+        # The version and the last change describe the whole record: they move when a
+        # withheld field changes, so only a reader who sees every category gets them.
+        del view["version"], view["updated_at"]
+    return view
+
+
+def render_participant(view: dict[str, Any]) -> bytes:
+    """The JSON body of a participant view (validated against ParticipantRead)."""
+    rendered = ParticipantRead.model_validate(view).model_dump_json(exclude_unset=True)
+    return rendered.encode()
+
+
+def participant_etag(rendered: bytes) -> str:
+    """The ETag of a rendered participant view: it changes only with what the caller sees."""
+    return etag_of("p", rendered)
 
 
 def _identifier_clash(gate: SharingGate, data: dict[str, Any], exclude: uuid.UUID | None) -> None:
@@ -134,33 +152,67 @@ def list_participants(
 _REQUIRED = ("given_name", "family_name", "phase")
 
 
+def may_update_participant(
+    *,
+    is_participant: bool,
+    is_source_org: bool,
+    on_care_team: bool,
+    is_lead_org: bool,
+    denied_categories: set[str],
+    names_lead_practitioner: bool,
+) -> str | None:
+    """None when the caller may make this change to a participant record, else why not."""
+    if is_participant or not (is_source_org or on_care_team):
+        return "Only the recording organisation and the care team update this record."
+    if denied_categories:
+        return (
+            f"You may not change {', '.join(sorted(denied_categories))} information "
+            "of this participant."
+        )
+    if names_lead_practitioner and not is_lead_org:
+        return "Only the lead organisation names the lead practitioner."
+    return None
+
+
 def update_participant(
-    gate: SharingGate, participant: Participant, data: ParticipantUpdate
+    gate: SharingGate, participant_id: uuid.UUID, data: ParticipantUpdate, if_match: str | None
 ) -> dict[str, Any]:
-    """Apply a PATCH: only fields whose category the caller may see, legal phase moves."""
+    """Apply a PATCH: permission first, then If-Match, then the change itself."""
     caller = gate.caller
-    facts = gate.facts(participant.id)
-    if caller.is_participant or (
-        participant.source_org_id != caller.org_id and not facts.care_team
-    ):
-        raise Forbidden("Only the recording organisation and the care team update this record.")
+    participant = gate.participant(participant_id, action="update")
+    # Locked for the rest of the transaction: two PATCHes with one If-Match serialise
+    # here, and the second compares its tag with what the first wrote.
+    gate.session.refresh(participant, with_for_update=True)
     changes = data.model_dump(exclude_unset=True)
+    reason = may_update_participant(
+        is_participant=caller.is_participant,
+        is_source_org=participant.source_org_id == caller.org_id,
+        on_care_team=gate.facts(participant.id).care_team,
+        is_lead_org=is_current_lead(gate.session, participant.id, caller.org_id, gate.now),
+        denied_categories={
+            str(c)
+            for c in categories_of("participant", set(changes))
+            if not gate.decide(participant.id, c, participant.source_org_id).allowed
+        },
+        names_lead_practitioner="lead_practitioner_id" in changes,
+    )
+    if reason is not None:
+        gate.deny(participant.id, "update", "participant", "not_permitted")
+        raise Forbidden(reason)
+    current = participant_view(gate, participant, action="update")
+    check_etag(if_match, participant_etag(render_participant(current)))
     if not changes:
         raise Unprocessable("The request changes nothing.")
     # Registration requires these; a PATCH may change them, never blank them out.
     if any(name in changes and changes[name] is None for name in _REQUIRED):
         raise Unprocessable(f"{', '.join(_REQUIRED)} cannot be null.")
-    for category in sorted(categories_of("participant", set(changes))):
-        decision = gate.decide(participant.id, category, participant.source_org_id)
-        if not decision.allowed:
-            raise Forbidden(f"You may not change {category} information of this participant.")
     if "phase" in changes:
         new_phase = Phase(changes["phase"])
         if new_phase != participant.phase and new_phase not in PHASE_TRANSITIONS[participant.phase]:
             # Not naming the current phase: a failed request writes no disclosure row.
             raise Conflict(f"A participant cannot move to {new_phase} from their current phase.")
-    if "lead_practitioner_id" in changes:
-        _check_lead_practitioner(gate, participant, changes["lead_practitioner_id"])
+    if changes.get("lead_practitioner_id") is not None:
+        _check_lead_practitioner(gate, changes["lead_practitioner_id"])
     _identifier_clash(gate, changes, participant.id)
     for name, value in changes.items():
         setattr(participant, name, value)
@@ -182,13 +234,7 @@ def update_participant(
     return participant_view(gate, participant, action="update")
 
 
-def _check_lead_practitioner(
-    gate: SharingGate, participant: Participant, user_id: uuid.UUID | None
-) -> None:
-    if not is_current_lead(gate.session, participant.id, gate.caller.org_id, gate.now):
-        raise Forbidden("Only the lead organisation names the lead practitioner.")
-    if user_id is None:
-        return
+def _check_lead_practitioner(gate: SharingGate, user_id: uuid.UUID) -> None:
     user = gate.session.get(User, user_id)
     if user is None or user.organisation_id != gate.caller.org_id or not user.active:
         raise Unprocessable(

@@ -172,12 +172,16 @@ def read_plan(gate: SharingGate, participant_id: uuid.UUID) -> PlanRead:
     plan, goals, orphans, withheld = _visible_plan(gate, participant_id, "plan")
     from app.services.plan_reviews import review_count
 
+    reviews, reviews_withheld = review_count(gate, plan) if plan else (0, [])
+    # The plan's version moves with every goal and step: shown only to a reader who sees
+    # all of them (the ETag is derived from the visible body instead, app/core/etags.py).
+    whole = not withheld and not reviews_withheld
     return PlanRead(
         participant_id=participant_id,
         id=plan.id if plan else None,
         source_org_id=plan.source_org_id if plan else None,
-        version=plan.version if plan else 0,
-        reviews=review_count(gate, plan) if plan else 0,
+        version=(plan.version if plan else 0) if whole else None,
+        reviews=reviews,
         goals=goals,
         steps_without_visible_goal=orphans,
         withheld=withheld,

@@ -26,13 +26,18 @@ from app.sharing.categories import Category
 from app.sharing.gate import SharingGate, WithheldCount
 
 
-def review_count(gate: SharingGate, plan: Plan) -> int:
-    """How many reviews the plan has had (a count; no review content)."""
-    return int(
-        gate.session.exec(
-            select(func.count()).select_from(Review).where(Review.plan_id == plan.id)
-        ).one()
+def review_count(gate: SharingGate, plan: Plan) -> tuple[int, list[WithheldCount]]:
+    """How many of the plan's reviews the caller may see, and counts of the others (decided
+    per recording organisation; no review content)."""
+    groups = gate.session.exec(
+        select(Review.source_org_id, func.count())
+        .where(Review.plan_id == plan.id)
+        .group_by(col(Review.source_org_id))
+    ).all()
+    shown, withheld = gate.filter_records(
+        plan.participant_id, groups, Category.plan, lambda g: g[0], resource="plan"
     )
+    return sum(int(n) for _, n in shown), withheld
 
 
 def list_reviews(
