@@ -181,8 +181,10 @@ def update_participant(
     caller = gate.caller
     participant = gate.participant(participant_id, action="update")
     # Locked for the rest of the transaction: two PATCHes with one If-Match serialise
-    # here, and the second compares its tag with what the first wrote.
-    gate.session.refresh(participant, with_for_update=True)
+    # here, and the second compares its tag with what the first wrote. FOR NO KEY UPDATE
+    # on PostgreSQL: rows that merely reference the participant (the care team, notices)
+    # are not held up, so no deadlock with requests that insert them.
+    gate.session.refresh(participant, with_for_update={"key_share": True})
     changes = data.model_dump(exclude_unset=True)
     reason = may_update_participant(
         is_participant=caller.is_participant,

@@ -219,12 +219,15 @@ def _plan_for_write(gate: SharingGate, participant_id: uuid.UUID) -> Plan:
         return plan
     _require_editor(gate, participant_id, None)
     plan = Plan(participant_id=participant_id, source_org_id=gate.caller.org_id)
-    gate.session.add(plan)
     try:
+        # Added inside the savepoint, so that its rollback also forgets the row: added
+        # before it, the row stayed pending and the next query's autoflush inserted it
+        # again, failing the whole transaction (a 500 for every request but the first).
         with gate.session.begin_nested():
+            gate.session.add(plan)
             gate.session.flush()
     except IntegrityError:
-        # Another request created it first: use theirs.
+        # Another request created it first (PostgreSQL waited for its commit): use theirs.
         plan = current_plan(gate, participant_id, lock=True)
         if plan is None:
             raise Conflict("The plan is being created; retry.") from None
