@@ -124,6 +124,9 @@ def create_review(gate: SharingGate, participant_id: uuid.UUID, data: ReviewCrea
     return ReviewRead.model_validate(review)
 
 
+_NO_VERSION = "No such plan version."
+
+
 def _source(item: dict[str, Any]) -> uuid.UUID:
     return uuid.UUID(str(item["source_org_id"]))
 
@@ -137,15 +140,19 @@ def read_version(gate: SharingGate, participant_id: uuid.UUID, number: int) -> P
         )
     ).first()
     if row is None:
-        raise NotFound("No such plan version.")
-    gate.require(
-        participant_id,
-        Category.plan,
-        row.source_org_id,
-        action="read",
-        resource="plan_version",
-        resource_id=str(row.id),
-    )
+        raise NotFound(_NO_VERSION)
+    try:
+        gate.require(
+            participant_id,
+            Category.plan,
+            row.source_org_id,
+            action="read",
+            resource="plan_version",
+            resource_id=str(row.id),
+        )
+    except NotFound:
+        # The same answer as for a version that does not exist (the refusal is logged).
+        raise NotFound(_NO_VERSION) from None
     goals, withheld_goals = gate.filter_records(
         participant_id, row.snapshot, Category.plan, _source, resource="plan_version"
     )

@@ -156,3 +156,18 @@ class TestPlanMetadata:
         assert (
             client.get(care.url("/plan"), headers=care.headers(care.coord)).json()["reviews"] == 1
         )
+
+    def test_hidden_plan_version_answers_like_a_missing_one(
+        self, client: TestClient, care: Care
+    ) -> None:
+        add_goal(client, care, care.coord)
+        review = {"held_on": "2026-01-05", "attendees": ["Sam"]}
+        response = client.post(
+            care.url("/plan/reviews"), json=review, headers=care.headers(care.cmht)
+        )
+        assert response.status_code == 201, response.text
+        peer = care.headers(care.peer)
+        hidden = assert_problem(client.get(care.url("/plan/versions/1"), headers=peer), 404)
+        missing = assert_problem(client.get(care.url("/plan/versions/2"), headers=peer), 404)
+        assert (hidden["title"], hidden["detail"]) == (missing["title"], missing["detail"])
+        assert care.events("plan_version", care.peer)[0].outcome == "denied"
