@@ -15,7 +15,6 @@ from app.models.screening import (
     ScreeningTrend,
     TrendPoint,
 )
-from app.services.plan import merge_withheld
 from app.services.record_pages import decide_sources, gated_record_page
 from app.services.scoring import score
 from app.sharing.categories import Category
