@@ -16,6 +16,7 @@ from enum import StrEnum
 from app.auth.scopes import BREAK_GLASS_ROLES
 from app.auth.tokens import PARTNER_ROLE
 from app.models.organisation import Role
+from app.models.plan import OUTCOME_FIELDS
 
 USER_TOKEN = "user"
 
@@ -152,12 +153,61 @@ def may_edit_plan(
     )
 
 
+def may_update_participant(
+    actor: Actor,
+    *,
+    source_org_id: uuid.UUID,
+    care_team: bool,
+    is_lead: bool,
+    withheld: Sequence[str],
+    names_lead_practitioner: bool,
+) -> Verdict:
+    """A PATCH of the record: recorder or care team, only categories the caller may see,
+    and only the lead organisation names the lead practitioner."""
+    writer = may_write_record(actor, source_org_id=source_org_id, care_team=care_team)
+    if not writer.allowed:
+        return writer
+    categories = may_change_categories(withheld)
+    if not categories.allowed:
+        return categories
+    if names_lead_practitioner:
+        return may_name_lead_practitioner(actor, is_lead=is_lead)
+    return ALLOWED
+
+
 def may_change_categories(withheld: Sequence[str]) -> Verdict:
     """A change may touch only categories the caller may see (`withheld`: those it may not)."""
     if withheld:
         return Refusal(
             "category_withheld",
-            f"You may not change {withheld[0]} information of this participant.",
+            f"You may not change {', '.join(withheld)} information of this participant.",
+        )
+    return ALLOWED
+
+
+def may_update_step(
+    actor: Actor, *, is_lead: bool, is_plan_editor: bool, owns_step: bool, fields: set[str]
+) -> Verdict:
+    """The lead organisation's staff update any step; every other partner only the steps
+    it owns (an editing partner all of the step, any other owner, and the participant
+    for their own steps, only status and outcome)."""
+    if actor.is_participant:
+        if not owns_step:
+            return Refusal("not_step_owner", "You record the outcome of your own steps only.")
+        if fields - OUTCOME_FIELDS:
+            return Refusal(
+                "outcome_only", "You may change only the status and outcome_note of your own steps."
+            )
+        return ALLOWED
+    if is_lead:
+        return ALLOWED
+    if not owns_step:
+        return Refusal(
+            "not_step_owner", "Only the lead organisation and the step's owner update this step."
+        )
+    if not is_plan_editor and fields - OUTCOME_FIELDS:
+        return Refusal(
+            "outcome_only", "As the step's owner you may change only its status and outcome_note."
         )
     return ALLOWED
 
