@@ -144,7 +144,12 @@ def authenticate_user(
     session: Session, username: str, password: str
 ) -> tuple[User, Organisation] | None:
     """The active user and their active organisation when the password matches."""
-    user = session.exec(select(User).where(User.username == username)).first()
+    # A value the database cannot compare (NUL) names nobody; still verify, for timing.
+    user = (
+        session.exec(select(User).where(User.username == username)).first()
+        if "\x00" not in username
+        else None
+    )
     ok = verify_secret(user.password_hash if user else None, password)
     if not ok or user is None or not user.active:
         return None
@@ -158,7 +163,11 @@ def authenticate_client(
     session: Session, client_id: str, secret: str
 ) -> tuple[ApiClient, Organisation] | None:
     """The active client and its active organisation when the secret matches."""
-    client = session.exec(select(ApiClient).where(ApiClient.client_id == client_id)).first()
+    client = (
+        session.exec(select(ApiClient).where(ApiClient.client_id == client_id)).first()
+        if "\x00" not in client_id
+        else None
+    )
     ok = verify_secret(client.secret_hash if client else None, secret)
     if not ok or client is None or not client.active:
         return None
