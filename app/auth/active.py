@@ -13,10 +13,12 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlmodel import Session, col, select
+from sqlalchemy import Connection, Table, bindparam, or_, select
+from sqlmodel import Session
 
 from app.core.settings import get_settings
 from app.models.organisation import ApiClient, Organisation, Role, User
+from app.sharing.fastsql import Prepared
 
 
 @dataclass(frozen=True)
@@ -65,35 +67,49 @@ class _ActiveCache:
 active_cache = _ActiveCache()
 
 
-def _user_active(session: Session, subject: Subject) -> bool:
-    stmt = (
-        select(User.id)
-        .join(Organisation, col(Organisation.id) == User.organisation_id)
-        .where(
-            User.id == subject.user_id,
-            col(User.active).is_(True),
-            col(Organisation.active).is_(True),
-            User.organisation_id == subject.org_id,
-            User.role == subject.role,
-        )
+_users: Table = User.__table__  # type: ignore[attr-defined]
+_clients: Table = ApiClient.__table__  # type: ignore[attr-defined]
+_orgs: Table = Organisation.__table__  # type: ignore[attr-defined]
+
+# Fixed statements (one indexed lookup and the organisation's row), prepared once: a cache
+# miss pays only for execution. A row comes back only while everything still holds.
+_USER_ACTIVE_SQL = Prepared(
+    select(_users.c.id)
+    .join(_orgs, _orgs.c.id == _users.c.organisation_id)
+    .where(
+        _users.c.id == bindparam("user_id"),
+        _users.c.active.is_(True),
+        _orgs.c.active.is_(True),
+        _users.c.organisation_id == bindparam("org_id"),
+        _users.c.role == bindparam("role"),
+        or_(_users.c.role != Role.participant, _users.c.participant_id == bindparam("ptp")),
     )
-    if subject.role == Role.participant:
-        stmt = stmt.where(User.participant_id == subject.participant_id)
-    return session.exec(stmt).first() is not None
+)
+_CLIENT_ACTIVE_SQL = Prepared(
+    select(_clients.c.id)
+    .join(_orgs, _orgs.c.id == _clients.c.organisation_id)
+    .where(
+        _clients.c.client_id == bindparam("client_id"),
+        _clients.c.active.is_(True),
+        _orgs.c.active.is_(True),
+        _clients.c.organisation_id == bindparam("org_id"),
+    )
+)
 
 
-def _client_active(session: Session, subject: Subject) -> bool:
-    stmt = (
-        select(ApiClient.id)
-        .join(Organisation, col(Organisation.id) == ApiClient.organisation_id)
-        .where(
-            ApiClient.client_id == subject.client_id,
-            col(ApiClient.active).is_(True),
-            col(Organisation.active).is_(True),
-            ApiClient.organisation_id == subject.org_id,
-        )
-    )
-    return session.exec(stmt).first() is not None
+def _user_active(conn: Connection, subject: Subject) -> bool:
+    params = {
+        "user_id": subject.user_id,
+        "org_id": subject.org_id,
+        "role": subject.role,
+        "ptp": subject.participant_id,
+    }
+    return bool(_USER_ACTIVE_SQL.run(conn, params))
+
+
+def _client_active(conn: Connection, subject: Subject) -> bool:
+    params = {"client_id": subject.client_id, "org_id": subject.org_id}
+    return bool(_CLIENT_ACTIVE_SQL.run(conn, params))
 
 
 def subject_is_active(session: Session, subject: Subject) -> bool:
@@ -106,4 +122,5 @@ def subject_is_active(session: Session, subject: Subject) -> bool:
     else:
         return False
     ttl = get_settings().active_check_cache_seconds
-    return active_cache.answer(subject, ttl, lambda: loader(session, subject))
+    # In the request's own session: a second connection would not see its transaction.
+    return active_cache.answer(subject, ttl, lambda: loader(session.connection(), subject))
