@@ -65,3 +65,19 @@ def test_failed_login_logs_none_of_the_request(
     for value in (name, secret):
         assert value not in logged
         assert value not in response.text
+
+
+def test_prepared_hot_path_statements_hide_bound_values_too() -> None:
+    """The prepared statements of app/sharing/fastsql.py run on the driver's cursor and
+    wrap its errors themselves; they follow the engine's hide_parameters."""
+    from sqlalchemy import bindparam, column, select, table
+
+    from app.sharing.fastsql import Prepared
+
+    secret = f"bound-{uuid.uuid4().hex}"
+    missing = table("no_such_table_here", column("x"))
+    statement = Prepared(select(missing.c.x).where(missing.c.x == bindparam("v")))
+    with get_engine().connect() as connection, pytest.raises(DBAPIError) as raised:
+        statement.run(connection, {"v": secret})
+    assert "no_such_table_here" in str(raised.value)
+    assert secret not in str(raised.value)
