@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     token_lifetime_seconds: int = Field(default=900, ge=60, le=86400)
     signing_key_path: Path = Path("var/signing-key.pem")
     token_leeway_seconds: int = Field(default=10, ge=0, le=30)
+    # How long a "still active" answer is reused per process (0: check every request).
+    active_check_cache_seconds: float = Field(default=3.0, ge=0, le=60)
     oidc_issuer: str | None = None
     oidc_jwks_url: str | None = None
     oidc_audience: str | None = None
