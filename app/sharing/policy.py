@@ -338,6 +338,36 @@ def may_edit_service(actor: Actor, *, provider_org_id: uuid.UUID) -> Verdict:
     )
 
 
+# Who outranks whom when administering accounts. A partner-system client acts for its
+# whole organisation (no care-team user behind it, organisation-wide scopes), so it ranks
+# with the organisation's administrators: an org admin of that organisation or a system
+# admin administers it, nobody below.
+ROLE_RANK: dict[str, int] = {
+    Role.participant: 0,
+    Role.practitioner: 1,
+    Role.supervisor: 2,
+    Role.org_admin: 3,
+    Role.system_admin: 4,
+}
+CLIENT_RANK = ROLE_RANK[Role.org_admin]
+
+
+def may_administer_account(actor_role: str, account_rank: int) -> Verdict:
+    """Nobody administers (resets, deactivates, re-scopes) an account ranked above them."""
+    if ROLE_RANK.get(actor_role, -1) < account_rank:
+        return Refusal(
+            "outranked", "You may not administer an account whose role is above your own."
+        )
+    return ALLOWED
+
+
+def may_grant_role(actor_role: str, role: str) -> Verdict:
+    """Nobody gives an account a role above their own."""
+    if ROLE_RANK.get(actor_role, -1) < ROLE_RANK[role]:
+        return Refusal("outranked", "You may not grant a role above your own.")
+    return ALLOWED
+
+
 def is_staff_role(role: str) -> bool:
     """True for roles that act for an organisation (not a participant's own account)."""
     return role in _STAFF_ROLES
