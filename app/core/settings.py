@@ -40,6 +40,20 @@ class Settings(BaseSettings):
     referral_response_hours_soon: int = Field(default=72, ge=1)
     referral_response_hours_urgent: int = Field(default=24, ge=1)
     log_level: str = "INFO"
+    # Migrations (and `throughcare db grant`) connect as the owner of the tables; the
+    # service connects with `database_url` as an application role that owns nothing.
+    migration_database_url: str | None = None
+    # Signed checkpoints of the audit chains (docs/decisions/0005). The key never goes
+    # into the database; the directory should be one the database role cannot write.
+    audit_checkpoint_dir: Path = Path("var/audit-checkpoints")
+    audit_checkpoint_key_path: Path = Path("var/audit-checkpoint-key.pem")
+    # Seconds between checkpoints written by each serving process; 0 disables them.
+    audit_checkpoint_interval_seconds: int = Field(default=300, ge=0)
+
+    @property
+    def owner_database_url(self) -> str:
+        """The URL migrations run with (the owner role; the service's URL when unset)."""
+        return self.migration_database_url or self.database_url
 
 
 @lru_cache
