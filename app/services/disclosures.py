@@ -11,6 +11,7 @@ from app.models.audit import AccessEvent
 from app.models.organisation import Organisation, Role
 from app.models.participant import Participant
 from app.models.sharing import SharingProtocol
+from app.services.participants import IDENTIFIER_MATCH
 from app.sharing.gate import SharingGate
 from app.sharing.visibility import is_current_lead
 
@@ -112,7 +113,13 @@ def disclosure_log(
             orgs.get(row.actor_org_id, "An organisation") if row.actor_org_id else "Throughcare"
         )
         when = f"{row.occurred_at.day} {row.occurred_at:%B %Y}"
-        if row.categories:
+        if row.action == IDENTIFIER_MATCH:
+            text = (
+                f"{org_name} tried to register someone with an NHS, prison or probation "
+                "number already in your record, so learned that you are known to "
+                f"Throughcare, on {when}."
+            )
+        elif row.categories:
             verb = "saw" if row.action in {"read", "list", "create_replay"} else "recorded"
             why = _why(row.basis, protocol_names)
             text = f"{org_name} {verb} your {_words(row.categories)} {why} on {when}."

@@ -9,6 +9,9 @@ from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.pagination import PageParams, paginate
 from app.models.base import utcnow
 from app.models.notice import Notice
+from app.sharing.gate import SharingGate
+
+RESOURCE = "notice"
 
 
 def _staff_only(caller: Caller) -> None:
@@ -21,12 +24,20 @@ def _staff_only(caller: Caller) -> None:
 def list_notices(
     session: Session, caller: Caller, paging: PageParams, unacknowledged: bool
 ) -> tuple[list[Notice], str | None]:
-    """Notices addressed to the caller's organisation, oldest first."""
+    """Notices addressed to the caller's organisation, oldest first.
+
+    Items name participants (and carry break-glass text): one access event per
+    participant on the page, through the request's gate."""
     _staff_only(caller)
     stmt = select(Notice).where(Notice.organisation_id == caller.org_id)
     if unacknowledged:
         stmt = stmt.where(col(Notice.acknowledged_at).is_(None))
-    return paginate(session, stmt, [Notice.created_at, Notice.id], paging)
+    rows, cursor = paginate(session, stmt, [Notice.created_at, Notice.id], paging)
+    gate = SharingGate(session, caller)
+    for row in rows:
+        if row.participant_id is not None:
+            gate.accessed(row.participant_id, action="list", resource=RESOURCE)
+    return rows, cursor
 
 
 def acknowledge_notice(session: Session, caller: Caller, notice_id: uuid.UUID) -> Notice:
