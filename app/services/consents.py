@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from app.auth.scopes import Scope
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.models.organisation import Organisation
 from app.models.participant import Participant
@@ -136,8 +135,6 @@ def withdraw_consent(
     consent = gate.session.get(Consent, consent_id)
     if consent is None or consent.participant_id != participant.id:
         raise NotFound("No such consent.")
-    if not caller.is_participant and not caller.has(Scope.consents_write):
-        raise Forbidden("The token lacks the scope(s): consents:write.")
     facts = gate.facts(participant.id)
     if (
         not caller.is_participant

@@ -357,7 +357,9 @@ def _join_care_team(gate: SharingGate, referral: Referral, now: datetime) -> Non
                 organisation_id=referral.to_org_id,
                 user_id=gate.caller.user_id,
                 role=CareRole.contributor,
-                source_org_id=referral.to_org_id,
+                # The referrer's record: its referral made the membership, so the referring
+                # (lead) organisation sees and can end it whatever protocols run back.
+                source_org_id=referral.from_org_id,
                 added_by=gate.caller.subject,
                 since=now,
             )
