@@ -30,6 +30,14 @@ CATEGORY_WORDS = {
 }
 
 
+# What an access without any category of the person's information was, in plain words.
+RESOURCE_WORDS = {
+    "notice": "read a notice that names you",
+    "access_explanation": "checked what it may see of your record, and why",
+    "referral": "looked at its own record of a referral about you that was closed",
+}
+
+
 def _may_read_log(gate: SharingGate, participant: Participant) -> None:
     caller = gate.caller
     if caller.is_participant and caller.participant_id == participant.id:
@@ -123,6 +131,8 @@ def disclosure_log(
             verb = "saw" if row.action in {"read", "list", "create_replay"} else "recorded"
             why = _why(row.basis, protocol_names)
             text = f"{org_name} {verb} your {_words(row.categories)} {why} on {when}."
+        elif row.resource in RESOURCE_WORDS:
+            text = f"{org_name} {RESOURCE_WORDS[row.resource]} on {when}."
         else:
             what = f"{row.action.replace('_', ' ')} ({row.resource.replace('_', ' ')})"
             text = f"{org_name}: {what} on {when}."

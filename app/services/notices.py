@@ -52,4 +52,9 @@ def acknowledge_notice(session: Session, caller: Caller, notice_id: uuid.UUID) -
     notice.acknowledged_by = caller.subject
     session.add(notice)
     session.flush()
+    if notice.participant_id is not None:
+        # The answer is the notice again (participant id, message): audited as a read.
+        SharingGate(session, caller).accessed(
+            notice.participant_id, action="acknowledge", resource=RESOURCE
+        )
     return notice

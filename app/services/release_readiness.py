@@ -70,8 +70,9 @@ def _referrals(gate: SharingGate, participant_id: uuid.UUID) -> tuple[list[_Ref]
     shown: list[_Ref] = []
     unseen: list[Referral] = []
     for row, kind, cats in rows:
-        if row.status == ReferralStatus.draft and row.from_org_id != gate.caller.org_id:
-            continue  # another organisation's unsent draft exists for nobody else
+        mine = not gate.caller.is_participant and row.from_org_id == gate.caller.org_id
+        if row.status == ReferralStatus.draft and not mine:
+            continue  # an unsent draft exists for its referrer alone
         seen = referral_seen(gate, row)
         if seen is None:
             unseen.append(row)

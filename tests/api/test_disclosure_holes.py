@@ -185,3 +185,29 @@ class TestNoticesAreAudited:
         events = _events(db, resource="notice", actor_org_id=coord.id)
         assert sorted(e.participant_id for e in events) == sorted(people)
         assert all(e.outcome == "allowed" and e.action == "list" for e in events)
+
+    def test_acknowledging_is_audited_and_the_log_says_so_plainly(
+        self, client: TestClient, world: World, db: Session
+    ) -> None:
+        coord = world.org("Coordination", OrgKind.care_coordination)
+        res = client.post(
+            URL, json={"given_name": "Al", "family_name": "Ex"}, headers=world.headers(coord)
+        )
+        pid = uuid.UUID(res.json()["id"])
+        notice = Notice(
+            organisation_id=coord.id,
+            kind="break_glass",
+            participant_id=pid,
+            message="Break-glass access (risk_to_life) to risk needs review.",
+        )
+        db.add(notice)
+        db.commit()
+        h = world.headers(coord)
+        assert client.post(f"/api/v1/notices/{notice.id}/acknowledge", headers=h).status_code == 200
+        events = _events(db, resource="notice", participant_id=pid)
+        assert [(e.action, e.outcome) for e in events] == [("acknowledge", "allowed")]
+        me = world.headers(coord, Role.participant, participant_id=pid)
+        texts = [
+            e["text"] for e in client.get(f"{URL}/{pid}/disclosures", headers=me).json()["items"]
+        ]
+        assert any(t.startswith(f"{coord.name} read a notice that names you on ") for t in texts)

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from app.models.audit import AccessEvent
-from app.models.organisation import Organisation, OrgKind
+from app.models.organisation import Organisation, OrgKind, Role
 from app.models.participant import CareRole, CareTeamMember, Participant
 from app.models.referral import ReferralStatus
 from app.sharing.categories import Purpose
@@ -88,6 +88,10 @@ class TestClosedReferralForRecipient:
         last = _events(rw.db, rw.housing)[-1]
         assert last.participant_id == rw.participant.id
         assert (last.action, last.outcome, last.categories) == ("read", "allowed", [])
+        me = rw.world.headers(rw.coord, Role.participant, participant_id=rw.participant.id)
+        log = rw.client.get(f"/api/v1/participants/{rw.participant.id}/disclosures", headers=me)
+        texts = [e["text"] for e in log.json()["items"]]
+        assert any(t.startswith(f"{rw.housing.name} looked at its own record") for t in texts)
 
     def test_withdrawn_referral_read_by_recipient(self, rw: ReferralWorld) -> None:
         rid = _submitted(rw)
