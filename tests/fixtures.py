@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app.auth.issue import token_for_client, token_for_user
-from app.core.db import get_engine, get_session
+from app.core.db import committing, get_engine, get_session
 from app.main import app
 from app.models.organisation import ApiClient, Organisation, OrgKind, Role, User
 
@@ -32,29 +32,19 @@ def rolled_back_session() -> Iterator[Session]:
     )
 
     async def _test_session() -> Any:
-        # What the test set up counts as committed before the request: a request that
-        # fails rolls back its own work only, not the test's data (the outer transaction
-        # still undoes everything after the test).
+        # The app's get_session with this session in place of a new one: what the test
+        # set up counts as committed before the request, so a request that fails rolls
+        # back its own work only (the outer transaction still undoes everything after
+        # the test). The audit path (the gate's `auditing`) is the application's own.
         session.commit()
-        try:
+        with committing(session):
             yield session
-        except BaseException:
-            session.rollback()
-            from app.core.db import _record_denials
-
-            _record_denials(session)
-            raise
-        gate = session.info.get("throughcare.gate")
-        if gate is not None:
-            gate.flush_success()
-        session.commit()
 
     app.dependency_overrides[get_session] = _test_session
     try:
         yield session
     finally:
         app.dependency_overrides.pop(get_session, None)
-        session.info.pop("throughcare.gate", None)
         session.close()
         outer.rollback()
         connection.close()

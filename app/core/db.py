@@ -1,7 +1,8 @@
 """Database engine, naming convention and the request session dependency."""
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,9 +16,6 @@ from sqlmodel import Session, SQLModel, create_engine
 from app.core.settings import get_settings
 
 log = logging.getLogger("throughcare.db")
-# Set by app.sharing.gate.SharingGate on the session it serves (kept as a string here so
-# the core does not import the sharing layer).
-GATE_KEY = "throughcare.gate"
 # Execution option for connections that only read (no BEGIN IMMEDIATE on SQLite).
 READ_ONLY = "throughcare_read_only"
 
@@ -81,35 +79,27 @@ def get_engine() -> Engine:
     return make_engine(get_settings().database_url)
 
 
+@contextmanager
+def committing(session: Session) -> Iterator[Session]:
+    """Commit on success, roll back on any error (the request's transaction)."""
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()
+
+
 async def get_session() -> AsyncIterator[Session]:
     """One session per request: commit on success, roll back on any error.
 
     Scoped to the endpoint function, so the commit happens before the response is
-    sent: a failed commit (an audit row that cannot be written) fails the request.
-    The session is synchronous and used inline (docs/decisions/0001).
+    sent: a failed commit (an audit row that cannot be written) fails the request. The
+    audit events themselves are the gate's (app/sharing/gate.py `auditing`), appended
+    before this commit. The session is synchronous and used inline (docs/decisions/0001).
     """
-    with Session(get_engine(), expire_on_commit=False) as session:
-        try:
-            yield session
-        except BaseException:
-            session.rollback()
-            _record_denials(session)
-            raise
-        gate = session.info.get(GATE_KEY)
-        if gate is not None:
-            gate.flush_success()
-        session.commit()
-
-
-def _record_denials(session: Session) -> None:
-    gate = session.info.get(GATE_KEY)
-    if gate is None:
-        return
-    try:
-        gate.flush_failure()
-    except Exception:
-        session.rollback()
-        log.exception("could not record the denials of a failed request")
+    with Session(get_engine(), expire_on_commit=False) as session, committing(session):
+        yield session
 
 
 DbSession = Annotated[Session, Depends(get_session, scope="function")]

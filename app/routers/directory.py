@@ -3,12 +3,10 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Security, status
+from fastapi import APIRouter, Query, status
 from sqlmodel import SQLModel
 
-from app.auth.caller import Caller, get_caller
 from app.auth.guards import AUTH_ERRORS, AnyCaller
-from app.auth.scopes import Scope
 from app.core.db import DbSession
 from app.core.errors import Forbidden, NotFound, Unprocessable, error_responses
 from app.core.pagination import Page, Paging
@@ -23,9 +21,9 @@ from app.models.directory import (
 )
 from app.services import directory as service
 from app.services.hsds import hsds_service
+from app.sharing.deps import DirectoryWrite
 
 router = APIRouter(prefix="/api/v1/services", tags=["directory"], responses=AUTH_ERRORS)
-DirectoryEditor = Annotated[Caller, Security(get_caller, scopes=[Scope.directory_write])]
 HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 # PostgreSQL cannot compare text with NUL in it: refuse it as invalid input (422).
 NO_NUL = r"^[^\x00]*$"
@@ -76,11 +74,9 @@ async def search_services(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(Forbidden, Unprocessable),
 )
-async def create_service(
-    caller: DirectoryEditor, session: DbSession, data: ServiceCreate
-) -> ServiceRead:
+async def create_service(gate: DirectoryWrite, data: ServiceCreate) -> ServiceRead:
     """Add a directory entry (the provider's org admin, or a system admin)."""
-    return service.create_service(session, caller, data)
+    return service.create_service(gate, data)
 
 
 @router.get("/stale", response_model=Page[ServiceRead])
@@ -113,8 +109,8 @@ async def read_service(caller: AnyCaller, session: DbSession, service_id: uuid.U
     responses=error_responses(NotFound, Forbidden, Unprocessable),
 )
 async def update_service(
-    caller: DirectoryEditor, session: DbSession, service_id: uuid.UUID, data: ServiceUpdate
+    gate: DirectoryWrite, service_id: uuid.UUID, data: ServiceUpdate
 ) -> ServiceRead:
     """Change a directory entry; `"verified": true` marks it checked now."""
-    row = service.get_service(session, service_id)
-    return service.update_service(session, caller, row, data)
+    row = service.get_service(gate.session, service_id)
+    return service.update_service(gate, row, data)

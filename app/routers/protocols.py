@@ -5,12 +5,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from app.auth.guards import AUTH_ERRORS, AdminCaller, AnyCaller
+from app.auth.guards import AUTH_ERRORS, AnyCaller
 from app.core.db import DbSession
 from app.core.errors import Conflict, Forbidden, NotFound, error_responses
 from app.core.pagination import Page, Paging
 from app.models.sharing import ProtocolRead, ProtocolWrite
 from app.services import protocols
+from app.sharing.deps import AdminGate
 
 router = APIRouter(
     prefix="/api/v1/sharing/protocols", tags=["sharing protocols"], responses=AUTH_ERRORS
@@ -35,11 +36,9 @@ async def list_protocols(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(Forbidden),
 )
-async def create_protocol(
-    caller: AdminCaller, session: DbSession, data: ProtocolWrite
-) -> ProtocolRead:
+async def create_protocol(gate: AdminGate, data: ProtocolWrite) -> ProtocolRead:
     """Record a new information-sharing protocol (version 1)."""
-    return ProtocolRead.model_validate(protocols.create_protocol(session, caller, data))
+    return ProtocolRead.model_validate(protocols.create_protocol(gate, data))
 
 
 @router.get("/{protocol_id}", response_model=ProtocolRead, responses=error_responses(NotFound))
@@ -59,9 +58,7 @@ async def read_protocol(
     responses=error_responses(NotFound, Forbidden, Conflict),
 )
 async def revise_protocol(
-    caller: AdminCaller, session: DbSession, protocol_id: uuid.UUID, data: ProtocolWrite
+    gate: AdminGate, protocol_id: uuid.UUID, data: ProtocolWrite
 ) -> ProtocolRead:
     """Replace a protocol by a new version; the old one stays readable."""
-    return ProtocolRead.model_validate(
-        protocols.revise_protocol(session, caller, protocol_id, data)
-    )
+    return ProtocolRead.model_validate(protocols.revise_protocol(gate, protocol_id, data))

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import col, select
 
-from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.errors import Conflict, NotFound, Unprocessable
 from app.core.etags import check_if_match
 from app.core.pagination import PageParams, paginate
 from app.models.appointment import (
@@ -27,6 +27,7 @@ from app.models.listing import RecordPage
 from app.models.organisation import Organisation
 from app.services.plan import merge_withheld
 from app.services.record_pages import gated_record_page
+from app.sharing import policy
 from app.sharing.categories import Category
 from app.sharing.gate import SharingGate, WithheldCount
 from app.sharing.visibility import visible_participant_ids
@@ -137,8 +138,8 @@ def create_appointment(
 ) -> AppointmentRead:
     """Book an appointment; 409 naming the clash when it overlaps another."""
     gate.participant(participant_id, action="create", resource="appointment")
-    if gate.caller.is_participant:
-        raise Forbidden("Ask your practitioner to book appointments.")
+    staff = policy.may_do_staff_work(gate.actor, policy.Work.book_appointment)
+    gate.authorize(staff, "create", "appointment", participant_id)
     _check_with_org(gate, data.with_org_id)
     _clashes(gate, participant_id, data.starts_at, data.ends_at, None)
     appointment = Appointment(
@@ -183,8 +184,12 @@ def update_appointment(
         resource="appointment",
         resource_id=str(appointment.id),
     )
-    if gate.caller.org_id not in {appointment.source_org_id, appointment.with_org_id}:
-        raise Forbidden("Only the organisation that booked or hosts it updates an appointment.")
+    may_update = policy.may_update_appointment(
+        gate.actor, source_org_id=appointment.source_org_id, with_org_id=appointment.with_org_id
+    )
+    gate.authorize(
+        may_update, "update", "appointment", participant_id, resource_id=str(appointment.id)
+    )
     if if_match:
         check_if_match(if_match, "appointment", appointment.version)
     changes = data.model_dump(exclude_unset=True)
@@ -233,8 +238,9 @@ def _org_worklist(
 ) -> RecordPage[AppointmentRead]:
     """Appointments booked by or held with the caller's organisation, through the gate."""
     caller = gate.caller
-    if caller.is_participant:
-        raise Forbidden("Reminder and follow-up lists are for organisations.")
+    gate.authorize(
+        policy.may_do_staff_work(gate.actor, policy.Work.read_worklists), "list", "appointment"
+    )
     stmt = select(Appointment).where(
         or_(
             col(Appointment.source_org_id) == caller.org_id,

@@ -6,18 +6,15 @@ from datetime import timedelta
 from sqlalchemy import or_
 from sqlmodel import col, select
 
-from app.auth.scopes import BREAK_GLASS_ROLES
-from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.errors import Conflict, NotFound, Unprocessable
 from app.core.pagination import PageParams, paginate
 from app.core.settings import get_settings
 from app.models.break_glass import BreakGlassCreate, BreakGlassGrant, BreakGlassReviewCreate
 from app.models.notice import Notice
-from app.models.organisation import Role
 from app.models.participant import CareRole, CareTeamMember, Participant
+from app.sharing import policy
 from app.sharing.gate import SharingGate
 from app.sharing.visibility import lead_org_ids, membership_in_force
-
-REVIEWER_ROLES = frozenset({Role.supervisor, Role.org_admin})
 
 
 def break_glass(
@@ -25,8 +22,7 @@ def break_glass(
 ) -> BreakGlassGrant:
     """Grant the caller the named categories for a short time, alert the lead organisation."""
     caller = gate.caller
-    if caller.token_type != "user" or caller.role not in BREAK_GLASS_ROLES:
-        raise Forbidden("Only practitioners and supervisors may break the glass.")
+    gate.authorize(policy.may_break_glass(gate.actor), "create", "break_glass", participant.id)
     minimum = get_settings().break_glass_min_justification
     if len(data.justification.strip()) < minimum:
         raise Unprocessable(f"The justification must be at least {minimum} characters.")
@@ -77,16 +73,11 @@ def _reviewable(gate: SharingGate) -> object:
     )
 
 
-def _require_reviewer(gate: SharingGate) -> None:
-    if gate.caller.token_type != "user" or gate.caller.role not in REVIEWER_ROLES:
-        raise Forbidden("Only supervisors and organisation administrators review break-glass.")
-
-
 def review_queue(
     gate: SharingGate, paging: PageParams, reviewed: bool | None
 ) -> tuple[list[BreakGlassGrant], str | None]:
     """Grants by the caller's staff, or on participants the caller's organisation leads."""
-    _require_reviewer(gate)
+    gate.authorize(policy.may_review_break_glass(gate.actor), "list", "break_glass")
     stmt = select(BreakGlassGrant).where(_reviewable(gate))  # type: ignore[arg-type]
     if reviewed is True:
         stmt = stmt.where(col(BreakGlassGrant.reviewed_at).is_not(None))
@@ -106,7 +97,7 @@ def review_grant(
     gate: SharingGate, grant_id: uuid.UUID, data: BreakGlassReviewCreate
 ) -> BreakGlassGrant:
     """Record whether a break-glass access was justified."""
-    _require_reviewer(gate)
+    gate.authorize(policy.may_review_break_glass(gate.actor), "review", "break_glass")
     grant = gate.session.exec(
         select(BreakGlassGrant).where(
             BreakGlassGrant.id == grant_id,
@@ -114,9 +105,25 @@ def review_grant(
         )
     ).first()
     if grant is None:
+        # A grant outside the caller's queue does not exist for them; an attempt on a
+        # real one is still a refused access to that person's record.
+        hidden = gate.session.get(BreakGlassGrant, grant_id)
+        if hidden is not None:
+            gate.deny(
+                hidden.participant_id,
+                "review",
+                "break_glass",
+                "not_reviewable",
+                resource_id=str(hidden.id),
+            )
         raise NotFound("No such break-glass grant.")
-    if grant.actor == gate.caller.subject:
-        raise Forbidden("Nobody reviews their own break-glass access.")
+    gate.authorize(
+        policy.may_review_break_glass(gate.actor, grant_actor=grant.actor),
+        "review",
+        "break_glass",
+        grant.participant_id,
+        resource_id=str(grant.id),
+    )
     if grant.reviewed_at is not None:
         raise Conflict("This grant has already been reviewed.")
     grant.reviewed_by = gate.caller.subject

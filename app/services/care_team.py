@@ -4,10 +4,10 @@ import uuid
 
 from sqlmodel import col, select
 
-from app.auth.tokens import PARTNER_ROLE
-from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
-from app.models.organisation import Organisation, Role, User
+from app.core.errors import Conflict, NotFound, Unprocessable
+from app.models.organisation import Organisation, User
 from app.models.participant import CareRole, CareTeamMember, CareTeamMemberCreate, Participant
+from app.sharing import policy
 from app.sharing.categories import Category
 from app.sharing.gate import SharingGate
 from app.sharing.visibility import is_current_lead, membership_in_force
@@ -60,24 +60,17 @@ def list_care_team(gate: SharingGate, participant: Participant) -> list[dict[str
     return [_read(m, names, gate) for m in shown]
 
 
-def _require_lead(gate: SharingGate, participant: Participant) -> None:
-    caller = gate.caller
-    if caller.is_participant or caller.role not in {
-        Role.practitioner,
-        Role.supervisor,
-        Role.org_admin,
-        PARTNER_ROLE,
-    }:
-        raise Forbidden("Only the lead organisation changes the care team.")
-    if not is_current_lead(gate.session, participant.id, caller.org_id, gate.now):
-        raise Forbidden("Only the lead organisation changes the care team.")
+def _require_lead(gate: SharingGate, participant: Participant, action: str) -> None:
+    is_lead = is_current_lead(gate.session, participant.id, gate.caller.org_id, gate.now)
+    verdict = policy.may_change_care_team(gate.actor, is_lead=is_lead)
+    gate.authorize(verdict, action, "care_team", participant.id)
 
 
 def add_member(
     gate: SharingGate, participant: Participant, data: CareTeamMemberCreate
 ) -> dict[str, object]:
     """Add an organisation (optionally a named user) to the care team."""
-    _require_lead(gate, participant)
+    _require_lead(gate, participant, "create")
     org = gate.session.get(Organisation, data.organisation_id)
     if org is None or not org.active:
         raise Unprocessable("No such active organisation.")
@@ -119,7 +112,7 @@ def end_member(
     gate: SharingGate, participant: Participant, member_id: uuid.UUID
 ) -> dict[str, object]:
     """End a membership (kept in the history, never deleted)."""
-    _require_lead(gate, participant)
+    _require_lead(gate, participant, "end")
     member = gate.session.get(CareTeamMember, member_id)
     if member is None or member.participant_id != participant.id:
         raise NotFound("No such care-team member.")

@@ -9,10 +9,12 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.auth.scopes import Scope
+from app.core.errors import Conflict, NotFound, Unprocessable
 from app.models.organisation import Organisation
 from app.models.participant import Participant
 from app.models.sharing import Consent, ConsentCreate, ConsentWithdraw
+from app.sharing import policy
 from app.sharing.gate import SharingGate
 
 
@@ -87,11 +89,14 @@ def record_consent(
 ) -> dict[str, Any]:
     """Record consent given by the participant to a practitioner of a care-team organisation."""
     caller = gate.caller
-    if caller.is_participant:
-        raise Forbidden("Consent is recorded with a practitioner, after discussion.")
-    facts = gate.facts(participant.id)
-    if participant.source_org_id != caller.org_id and not facts.care_team:
-        raise Forbidden("Only the care team records consent.")
+    staff = policy.may_do_staff_work(gate.actor, policy.Work.record_consent)
+    gate.authorize(staff, "create", "consent", participant.id)
+    may_record = policy.may_write_record(
+        gate.actor,
+        source_org_id=participant.source_org_id,
+        care_team=gate.facts(participant.id).care_team,
+    )
+    gate.authorize(may_record, "create", "consent", participant.id)
     if data.recipient_org_ids:
         known = set(
             gate.session.exec(
@@ -135,13 +140,19 @@ def withdraw_consent(
     consent = gate.session.get(Consent, consent_id)
     if consent is None or consent.participant_id != participant.id:
         raise NotFound("No such consent.")
-    facts = gate.facts(participant.id)
-    if (
-        not caller.is_participant
-        and participant.source_org_id != caller.org_id
-        and (not facts.care_team)
-    ):
-        raise Forbidden("Only the participant or their care team records a withdrawal.")
+    gate.authorize(
+        policy.may_withdraw_consent(
+            gate.actor,
+            participant_id=participant.id,
+            source_org_id=participant.source_org_id,
+            care_team=gate.facts(participant.id).care_team,
+            has_consents_write=caller.has(Scope.consents_write),
+        ),
+        "withdraw_consent",
+        "consent",
+        participant.id,
+        resource_id=str(consent.id),
+    )
     if consent.withdrawn_at is not None:
         raise Conflict("This consent has already been withdrawn.")
     consent.withdrawn_at = gate.now

@@ -12,8 +12,7 @@ from typing import Any
 from sqlalchemy import String, cast, exists, func, or_
 from sqlmodel import Session, col, select
 
-from app.auth.caller import Caller
-from app.core.errors import Forbidden, NotFound, Unprocessable
+from app.core.errors import NotFound, Unprocessable
 from app.core.pagination import PageParams, paginate
 from app.core.settings import get_settings
 from app.models.base import utcnow
@@ -28,7 +27,9 @@ from app.models.directory import (
     Setting,
     Weekday,
 )
-from app.models.organisation import Organisation, Role
+from app.models.organisation import Organisation
+from app.sharing import policy
+from app.sharing.gate import SharingGate
 
 
 @dataclass(frozen=True)
@@ -166,12 +167,9 @@ def get_service(session: Session, service_id: uuid.UUID) -> Service:
     return row
 
 
-def _may_edit(caller: Caller, provider_org_id: uuid.UUID) -> None:
-    if caller.role == Role.system_admin:
-        return
-    if caller.role == Role.org_admin and caller.org_id == provider_org_id:
-        return
-    raise Forbidden("Only the provider's organisation admin or a system admin edits this entry.")
+def _may_edit(gate: SharingGate, provider_org_id: uuid.UUID, action: str) -> None:
+    verdict = policy.may_edit_service(gate.actor, provider_org_id=provider_org_id)
+    gate.authorize(verdict, action, "service")
 
 
 def _set_hours(session: Session, service_id: uuid.UUID, hours: list[OpeningHours]) -> None:
@@ -189,10 +187,11 @@ def _set_hours(session: Session, service_id: uuid.UUID, hours: list[OpeningHours
         )
 
 
-def create_service(session: Session, caller: Caller, data: ServiceCreate) -> ServiceRead:
+def create_service(gate: SharingGate, data: ServiceCreate) -> ServiceRead:
     """Add a directory entry for the caller's organisation (system admins: any provider)."""
+    session, caller = gate.session, gate.caller
     provider = data.provider_org_id or caller.org_id
-    _may_edit(caller, provider)
+    _may_edit(gate, provider, "create")
     org = session.get(Organisation, provider)
     if org is None or not org.active:
         raise Unprocessable("provider_org_id is not an active organisation.")
@@ -205,11 +204,10 @@ def create_service(session: Session, caller: Caller, data: ServiceCreate) -> Ser
     return service_views(session, [row], utcnow())[0]
 
 
-def update_service(
-    session: Session, caller: Caller, row: Service, data: ServiceUpdate
-) -> ServiceRead:
+def update_service(gate: SharingGate, row: Service, data: ServiceUpdate) -> ServiceRead:
     """Change a directory entry; `verified` also marks it checked now."""
-    _may_edit(caller, row.provider_org_id)
+    session = gate.session
+    _may_edit(gate, row.provider_org_id, "update")
     changes = data.model_dump(exclude_unset=True, exclude={"verified", "opening_hours"})
     if not changes and data.opening_hours is None and not data.verified:
         raise Unprocessable("The request changes nothing.")

@@ -5,13 +5,13 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from app.core.errors import Forbidden
 from app.core.pagination import PageParams, paginate
 from app.models.audit import AccessEvent
-from app.models.organisation import Organisation, Role
+from app.models.organisation import Organisation
 from app.models.participant import Participant
 from app.models.sharing import SharingProtocol
 from app.services.participants import IDENTIFIER_MATCH
+from app.sharing import policy
 from app.sharing.gate import SharingGate
 from app.sharing.visibility import is_current_lead
 
@@ -39,19 +39,13 @@ RESOURCE_WORDS = {
 
 
 def _may_read_log(gate: SharingGate, participant: Participant) -> None:
-    caller = gate.caller
-    if caller.is_participant and caller.participant_id == participant.id:
-        return
-    if caller.user_id is not None and participant.lead_practitioner_id == caller.user_id:
-        return
-    if caller.role == Role.org_admin and is_current_lead(
-        gate.session, participant.id, caller.org_id, gate.now
-    ):
-        return
-    raise Forbidden(
-        "The disclosure log is for the participant, their lead practitioner and the lead "
-        "organisation's administrator."
+    may_read = policy.may_read_disclosure_log(
+        gate.actor,
+        participant_id=participant.id,
+        lead_practitioner_id=participant.lead_practitioner_id,
+        is_lead=is_current_lead(gate.session, participant.id, gate.caller.org_id, gate.now),
     )
+    gate.authorize(may_read, "read", "disclosure_log", participant.id)
 
 
 def _words(categories: list[str]) -> str:

@@ -7,7 +7,7 @@ from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from app.core.errors import Conflict, Forbidden, Unprocessable
+from app.core.errors import Conflict, Unprocessable
 from app.core.pagination import PageParams, paginate
 from app.models.base import utcnow
 from app.models.notice import Notice
@@ -23,6 +23,7 @@ from app.models.participant import (
     Phase,
 )
 from app.services.filtered_pages import paginate_kept
+from app.sharing import policy
 from app.sharing.categories import Category
 from app.sharing.fields import METADATA_FIELDS, categories_of
 from app.sharing.gate import SharingGate
@@ -140,8 +141,8 @@ def register_participant(gate: SharingGate, data: ParticipantCreate) -> dict[str
     An identifier someone already holds: the match is recorded and IdentifierTaken raised,
     with one answer whichever identifier matched and whoever holds it."""
     caller = gate.caller
-    if caller.is_participant:
-        raise Forbidden("Participants cannot register records.")
+    staff = policy.may_do_staff_work(gate.actor, policy.Work.register_participant)
+    gate.authorize(staff, "create", "participant")
     values = data.model_dump(exclude_unset=False)
     holders = identifier_holders(gate, values)
     if holders:
@@ -228,22 +229,24 @@ def update_participant(
     gate: SharingGate, participant: Participant, data: ParticipantUpdate
 ) -> dict[str, Any]:
     """Apply a PATCH: only fields whose category the caller may see, legal phase moves."""
-    caller = gate.caller
-    facts = gate.facts(participant.id)
-    if caller.is_participant or (
-        participant.source_org_id != caller.org_id and not facts.care_team
-    ):
-        raise Forbidden("Only the recording organisation and the care team update this record.")
+    may_write = policy.may_write_record(
+        gate.actor,
+        source_org_id=participant.source_org_id,
+        care_team=gate.facts(participant.id).care_team,
+    )
+    gate.authorize(may_write, "update", "participant", participant.id)
     changes = data.model_dump(exclude_unset=True)
     if not changes:
         raise Unprocessable("The request changes nothing.")
     # Registration requires these; a PATCH may change them, never blank them out.
     if any(name in changes and changes[name] is None for name in _REQUIRED):
         raise Unprocessable(f"{', '.join(_REQUIRED)} cannot be null.")
-    for category in sorted(categories_of("participant", set(changes))):
-        decision = gate.decide(participant.id, category, participant.source_org_id)
-        if not decision.allowed:
-            raise Forbidden(f"You may not change {category} information of this participant.")
+    hidden = [
+        category
+        for category in sorted(categories_of("participant", set(changes)))
+        if not gate.decide(participant.id, category, participant.source_org_id).allowed
+    ]
+    gate.authorize(policy.may_change_categories(hidden), "update", "participant", participant.id)
     if "phase" in changes:
         new_phase = Phase(changes["phase"])
         if new_phase != participant.phase and new_phase not in PHASE_TRANSITIONS[participant.phase]:
@@ -275,8 +278,9 @@ def update_participant(
 def _check_lead_practitioner(
     gate: SharingGate, participant: Participant, user_id: uuid.UUID | None
 ) -> None:
-    if not is_current_lead(gate.session, participant.id, gate.caller.org_id, gate.now):
-        raise Forbidden("Only the lead organisation names the lead practitioner.")
+    is_lead = is_current_lead(gate.session, participant.id, gate.caller.org_id, gate.now)
+    verdict = policy.may_name_lead_practitioner(gate.actor, is_lead=is_lead)
+    gate.authorize(verdict, "update", "participant", participant.id)
     if user_id is None:
         return
     user = gate.session.get(User, user_id)

@@ -2,7 +2,7 @@
 
 Every goal and step is a whole record of category `plan`; what a caller sees is decided by
 the gate per record (by its recording organisation). Who may *change* the plan is a
-separate, smaller policy (`may_edit_plan`): the plan's recording organisation and the
+separate, smaller policy (`policy.may_edit_plan`): the plan's recording organisation and the
 lead/contributor organisations of the care team. The owner of a step (an organisation,
 or the participant for steps they own) may record its status and outcome.
 """
@@ -39,6 +39,7 @@ from app.models.plan import (
     WorkbookRead,
     WorkbookStep,
 )
+from app.sharing import policy
 from app.sharing.categories import Category
 from app.sharing.gate import SharingGate, WithheldCount
 from app.sharing.visibility import membership_in_force
@@ -80,27 +81,35 @@ def current_plan(
     return gate.session.exec(stmt).first()
 
 
-def may_edit_plan(gate: SharingGate, participant_id: uuid.UUID, plan: Plan | None) -> bool:
-    """True when the caller's organisation may change goals and steps of this plan."""
+def plan_edit_verdict(
+    gate: SharingGate, participant_id: uuid.UUID, plan: Plan | None
+) -> policy.Verdict:
+    """Whether the caller's organisation may change goals and steps of this plan."""
     caller = gate.caller
     if caller.is_participant:
-        return False
-    if plan is not None and plan.source_org_id == caller.org_id:
-        return True
-    member = gate.session.exec(
-        select(CareTeamMember.id).where(
-            CareTeamMember.participant_id == participant_id,
-            CareTeamMember.organisation_id == caller.org_id,
-            col(CareTeamMember.role).in_(list(EDITING_ROLES)),
-            membership_in_force(gate.now),
-        )
-    ).first()
-    return member is not None
+        member = None
+    else:
+        member = gate.session.exec(
+            select(CareTeamMember.id).where(
+                CareTeamMember.participant_id == participant_id,
+                CareTeamMember.organisation_id == caller.org_id,
+                col(CareTeamMember.role).in_(list(EDITING_ROLES)),
+                membership_in_force(gate.now),
+            )
+        ).first()
+    return policy.may_edit_plan(
+        gate.actor,
+        plan_source_org_id=plan.source_org_id if plan is not None else None,
+        editing_member=member is not None,
+    )
 
 
-def _require_editor(gate: SharingGate, participant_id: uuid.UUID, plan: Plan | None) -> None:
-    if not may_edit_plan(gate, participant_id, plan):
-        raise Forbidden("Only the care team's lead and contributing organisations edit the plan.")
+def require_plan_editor(
+    gate: SharingGate, participant_id: uuid.UUID, plan: Plan | None, action: str, resource: str
+) -> None:
+    """403 (and a refusal in the access log) unless the caller may edit the plan."""
+    verdict = plan_edit_verdict(gate, participant_id, plan)
+    gate.authorize(verdict, action, resource, participant_id)
 
 
 def _visible_plan(
@@ -183,7 +192,7 @@ def _plan_for_write(gate: SharingGate, participant_id: uuid.UUID) -> Plan:
     plan = current_plan(gate, participant_id, lock=True)
     if plan is not None:
         return plan
-    _require_editor(gate, participant_id, None)
+    require_plan_editor(gate, participant_id, None, "create", "plan")
     plan = Plan(participant_id=participant_id, source_org_id=gate.caller.org_id)
     gate.session.add(plan)
     try:
@@ -206,10 +215,10 @@ def _touch_plan(gate: SharingGate, plan: Plan) -> None:
 def create_goal(gate: SharingGate, participant_id: uuid.UUID, data: GoalCreate) -> GoalRead:
     """Add a goal to the participant's plan (creating the plan if needed)."""
     gate.participant(participant_id, action="create", resource="goal")
-    if gate.caller.is_participant:
-        raise Forbidden("Agree new goals with your practitioner; you record your own steps.")
+    staff = policy.may_do_staff_work(gate.actor, policy.Work.add_goal)
+    gate.authorize(staff, "create", "goal", participant_id)
     plan = _plan_for_write(gate, participant_id)
-    _require_editor(gate, participant_id, plan)
+    require_plan_editor(gate, participant_id, plan, "create", "goal")
     goal = Goal(
         **data.model_dump(),
         plan_id=plan.id,
@@ -256,7 +265,7 @@ def update_goal(
         resource="goal",
         resource_id=str(goal.id),
     )
-    _require_editor(gate, participant_id, plan)
+    require_plan_editor(gate, participant_id, plan, "update", "goal")
     check_if_match(if_match, "goal", goal.version)
     changes = data.model_dump(exclude_unset=True)
     if not changes or any(changes.get(k, "") is None for k in changes):
@@ -303,8 +312,8 @@ def _check_owner(
 def create_action(gate: SharingGate, participant_id: uuid.UUID, data: ActionCreate) -> ActionRead:
     """Add a step towards one of the plan's goals."""
     gate.participant(participant_id, action="create", resource="action")
-    if gate.caller.is_participant:
-        raise Forbidden("Agree new steps with your practitioner; you record your own steps.")
+    staff = policy.may_do_staff_work(gate.actor, policy.Work.add_step)
+    gate.authorize(staff, "create", "action", participant_id)
     plan = current_plan(gate, participant_id, lock=True)
     goal = gate.session.exec(
         select(Goal).where(Goal.id == data.goal_id, Goal.participant_id == participant_id)
@@ -319,7 +328,7 @@ def create_action(gate: SharingGate, participant_id: uuid.UUID, data: ActionCrea
         resource="action",
         resource_id=str(goal.id),
     )
-    _require_editor(gate, participant_id, plan)
+    require_plan_editor(gate, participant_id, plan, "create", "action")
     _check_owner(gate, data.owner_kind, data.owner_org_id, data.owner_user_id)
     action = Action(
         **data.model_dump(),
@@ -344,7 +353,7 @@ def create_action(gate: SharingGate, participant_id: uuid.UUID, data: ActionCrea
 def _outcome_only(gate: SharingGate, action: Action, plan: Plan | None) -> bool:
     """False for plan editors; True for a step's owner; 403 for anyone else."""
     caller = gate.caller
-    if may_edit_plan(gate, action.participant_id, plan):
+    if plan_edit_verdict(gate, action.participant_id, plan).allowed:
         return False
     if caller.is_participant and action.owner_kind == OwnerKind.participant:
         return True

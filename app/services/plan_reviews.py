@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from app.core.errors import Conflict, Forbidden, NotFound
+from app.core.errors import Conflict, NotFound
 from app.core.pagination import PageParams, paginate
 from app.models.listing import RecordPage
 from app.models.plan import (
@@ -21,7 +21,7 @@ from app.models.plan import (
     ReviewCreate,
     ReviewRead,
 )
-from app.services.plan import current_plan, goal_read, may_edit_plan, merge_withheld
+from app.services.plan import current_plan, goal_read, merge_withheld, require_plan_editor
 from app.sharing.categories import Category
 from app.sharing.gate import SharingGate, WithheldCount
 
@@ -77,8 +77,7 @@ def create_review(gate: SharingGate, participant_id: uuid.UUID, data: ReviewCrea
     """Record a review meeting and freeze the plan as it stood as the next version."""
     gate.participant(participant_id, action="create", resource="review")
     plan = current_plan(gate, participant_id, lock=True)
-    if not may_edit_plan(gate, participant_id, plan):
-        raise Forbidden("Only the care team's lead and contributing organisations review the plan.")
+    require_plan_editor(gate, participant_id, plan, "create", "review")
     if plan is None:
         raise Conflict("There is no plan to review yet: add a goal first.")
     number = 1 + int(

@@ -5,28 +5,22 @@ import uuid
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.auth.caller import Caller
-from app.core.errors import Conflict, Forbidden, NotFound
+from app.core.errors import Conflict, NotFound
 from app.core.pagination import PageParams, paginate
-from app.models.organisation import Role
 from app.models.sharing import ProtocolWrite, SharingProtocol
+from app.sharing import policy
+from app.sharing.gate import SharingGate
 
 
-def _may_manage(caller: Caller, data: ProtocolWrite) -> None:
-    """System admins manage any protocol; an org admin those where their org is the source."""
-    if caller.role == Role.system_admin:
-        return
-    if caller.role == Role.org_admin and data.source_org_id == caller.org_id:
-        return
-    raise Forbidden(
-        "Only a system administrator, or the source organisation's administrator, "
-        "manages this protocol."
-    )
+def _may_manage(gate: SharingGate, data: ProtocolWrite, action: str) -> None:
+    verdict = policy.may_manage_protocol(gate.actor, source_org_id=data.source_org_id)
+    gate.authorize(verdict, action, "sharing_protocol")
 
 
-def create_protocol(session: Session, caller: Caller, data: ProtocolWrite) -> SharingProtocol:
+def create_protocol(gate: SharingGate, data: ProtocolWrite) -> SharingProtocol:
     """A new protocol at version 1."""
-    _may_manage(caller, data)
+    session, caller = gate.session, gate.caller
+    _may_manage(gate, data, "create")
     row = SharingProtocol(
         **data.model_dump(),
         protocol_id=uuid.uuid4(),
@@ -55,15 +49,17 @@ def protocol_version(
 
 
 def revise_protocol(
-    session: Session, caller: Caller, protocol_id: uuid.UUID, data: ProtocolWrite
+    gate: SharingGate, protocol_id: uuid.UUID, data: ProtocolWrite
 ) -> SharingProtocol:
     """Replace a protocol by a new version; the old version stays readable for the audit."""
+    session, caller = gate.session, gate.caller
     current = protocol_version(session, protocol_id)
     _may_manage(
-        caller,
+        gate,
         ProtocolWrite.model_validate(current.model_dump(include=set(ProtocolWrite.model_fields))),
+        "revise",
     )
-    _may_manage(caller, data)
+    _may_manage(gate, data, "revise")
     current.is_current = False
     session.add(current)
     session.flush()

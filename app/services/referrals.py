@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.errors import Conflict, NotFound, Unprocessable
 from app.models.directory import Service
 from app.models.notice import Notice
 from app.models.organisation import Organisation
@@ -38,6 +38,7 @@ from app.models.referral import (
 )
 from app.services.referral_checks import refusals_for_recipient
 from app.services.referral_overdue import NOT_STARTED, is_overdue
+from app.sharing import policy
 from app.sharing.categories import Category
 from app.sharing.decision import Deny
 from app.sharing.facts import caller_facts
@@ -263,8 +264,8 @@ def _check_recipient(gate: SharingGate, referral: Referral, participant: Partici
 
 def create_referral(gate: SharingGate, data: ReferralCreate) -> dict[str, Any]:
     """Save a draft referral, or submit it at once (every category checked first)."""
-    if gate.caller.is_participant:
-        raise Forbidden("Participants cannot make referrals.")
+    staff = policy.may_do_staff_work(gate.actor, policy.Work.make_referral)
+    gate.authorize(staff, "create", RESOURCE, data.participant_id)
     participant = gate.participant(data.participant_id, action="create", resource=RESOURCE)
     recipient, service_id = _recipient(gate, data)
     referral = Referral(
@@ -302,8 +303,13 @@ def create_referral(gate: SharingGate, data: ReferralCreate) -> dict[str, Any]:
 
 def update_draft(gate: SharingGate, referral: Referral, data: ReferralUpdate) -> dict[str, Any]:
     """Change a draft referral (the referring organisation only)."""
-    if gate.caller.is_participant or gate.caller.org_id != referral.from_org_id:
-        raise Forbidden("Only the referring organisation changes a referral.")
+    gate.authorize(
+        policy.may_edit_referral_draft(gate.actor, from_org_id=referral.from_org_id),
+        "update",
+        RESOURCE,
+        referral.participant_id,
+        resource_id=str(referral.id),
+    )
     if referral.status != ReferralStatus.draft:
         raise Conflict("Only a draft referral can be changed; use the actions instead.")
     changes = data.model_dump(exclude_unset=True)
@@ -369,14 +375,21 @@ def _join_care_team(gate: SharingGate, referral: Referral, now: datetime) -> Non
 def apply_action(
     gate: SharingGate, referral: Referral, action: ReferralAction, body: ReferralActionBody
 ) -> dict[str, Any]:
-    """Move a referral by one action: 409 if the table forbids it, 403 for the wrong party."""
+    """Move a referral by one action: 403 for the wrong party, 409 if the table forbids it
+    (the party is checked first: the status is not the other side's to probe)."""
+    may_act = policy.may_act_on_referral(
+        gate.actor,
+        referrer_action=action in REFERRER_ACTIONS,
+        action=str(action),
+        from_org_id=referral.from_org_id,
+        to_org_id=referral.to_org_id,
+    )
+    gate.authorize(
+        may_act, str(action), RESOURCE, referral.participant_id, resource_id=str(referral.id)
+    )
     current, target = referral.status, ACTION_TARGETS[action]
     if target not in REFERRAL_TRANSITIONS[current]:
         raise Conflict(f"A referral that is {current} cannot take the action '{action}'.")
-    party = referral.from_org_id if action in REFERRER_ACTIONS else referral.to_org_id
-    if gate.caller.is_participant or gate.caller.org_id != party:
-        side = "referring" if action in REFERRER_ACTIONS else "receiving"
-        raise Forbidden(f"Only the {side} organisation may {action} this referral.")
     if action == ReferralAction.decline and not body.reason:
         raise Unprocessable("A decline needs a reason.")
     if action == ReferralAction.complete and not body.outcome:

@@ -4,12 +4,13 @@ import uuid
 
 from sqlmodel import select
 
-from app.core.errors import Conflict, Forbidden, NotFound
+from app.core.errors import Conflict, NotFound
 from app.core.pagination import PageParams
 from app.models.base import utcnow
 from app.models.listing import RecordPage
 from app.models.risk import AlertStatus, RiskAlert, RiskAlertClose, RiskAlertCreate, RiskAlertRead
 from app.services.record_pages import gated_record_page
+from app.sharing import policy
 from app.sharing.categories import Category
 from app.sharing.gate import SharingGate
 
@@ -45,8 +46,8 @@ def raise_alert(
 ) -> RiskAlertRead:
     """Raise a risk alert, recorded by the caller's organisation."""
     gate.participant(participant_id, action="create", resource="risk_alert")
-    if gate.caller.is_participant:
-        raise Forbidden("Participants do not raise risk alerts.")
+    staff = policy.may_do_staff_work(gate.actor, policy.Work.raise_alert)
+    gate.authorize(staff, "create", "risk_alert", participant_id)
     alert = RiskAlert(
         **data.model_dump(),
         participant_id=participant_id,
@@ -85,16 +86,17 @@ def close_alert(
         resource="risk_alert",
         resource_id=str(alert.id),
     )
-    caller = gate.caller
-    if caller.is_participant or (
-        alert.source_org_id != caller.org_id and not gate.facts(participant_id).care_team
-    ):
-        raise Forbidden("Only the raising organisation and the care team close an alert.")
+    may_close = policy.may_close_alert(
+        gate.actor,
+        source_org_id=alert.source_org_id,
+        care_team=gate.facts(participant_id).care_team,
+    )
+    gate.authorize(may_close, "close", "risk_alert", participant_id, resource_id=str(alert.id))
     if alert.status == AlertStatus.closed:
         raise Conflict("The alert is already closed.")
     alert.status = AlertStatus.closed
     alert.closed_at = utcnow()
-    alert.closed_by = caller.subject
+    alert.closed_by = gate.caller.subject
     alert.close_reason = data.reason
     gate.session.add(alert)
     gate.session.flush()

@@ -4,7 +4,7 @@ import uuid
 
 from sqlmodel import col, select
 
-from app.core.errors import Forbidden, Unprocessable
+from app.core.errors import Unprocessable
 from app.core.pagination import PageParams
 from app.models.listing import RecordPage
 from app.models.screening import (
@@ -18,6 +18,7 @@ from app.models.screening import (
 from app.services.plan import merge_withheld
 from app.services.record_pages import gated_record_page
 from app.services.scoring import score
+from app.sharing import policy
 from app.sharing.categories import Category
 from app.sharing.gate import SharingGate
 
@@ -59,8 +60,8 @@ def record_screening(
 ) -> ScreeningRead:
     """Record a screening; the server computes its total and severity band."""
     gate.participant(participant_id, action="create", resource="screening")
-    if gate.caller.is_participant:
-        raise Forbidden("Screenings are recorded by practitioners.")
+    staff = policy.may_do_staff_work(gate.actor, policy.Work.record_screening)
+    gate.authorize(staff, "create", "screening", participant_id)
     administered_at = data.administered_at or gate.now
     if administered_at > gate.now:
         raise Unprocessable("administered_at is in the future.")

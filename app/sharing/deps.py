@@ -1,6 +1,6 @@
 """Typed access requirements: a SharingGate for a caller holding the named scopes."""
 
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Security
@@ -12,16 +12,21 @@ from app.sharing.gate import SharingGate
 
 
 def gate_with(*scopes: Scope) -> Any:
-    """A dependency giving the request's SharingGate once the token holds `scopes`."""
+    """A dependency giving the request's SharingGate once the token holds `scopes`.
+
+    The gate's audit scope wraps the endpoint: its events are appended before the session
+    dependency commits, and a failed request's denials are written after its rollback.
+    """
 
     async def _gate(
         session: DbSession,
         caller: Annotated[Caller, Security(get_caller, scopes=[s.value for s in scopes])],
-    ) -> SharingGate:
-        return SharingGate(session, caller)
+    ) -> AsyncIterator[SharingGate]:
+        with SharingGate(session, caller).auditing() as gate:
+            yield gate
 
-    dependency: Callable[..., Coroutine[Any, Any, SharingGate]] = _gate
-    return Depends(dependency)
+    dependency: Callable[..., AsyncIterator[SharingGate]] = _gate
+    return Depends(dependency, scope="function")
 
 
 ParticipantsRead = Annotated[SharingGate, gate_with(Scope.participants_read)]
@@ -36,3 +41,5 @@ RecordsRead = Annotated[SharingGate, gate_with(Scope.records_read)]
 RecordsWrite = Annotated[SharingGate, gate_with(Scope.records_write)]
 ReferralsRead = Annotated[SharingGate, gate_with(Scope.referrals_read)]
 ReferralsWrite = Annotated[SharingGate, gate_with(Scope.referrals_write)]
+AdminGate = Annotated[SharingGate, gate_with(Scope.admin)]
+DirectoryWrite = Annotated[SharingGate, gate_with(Scope.directory_write)]

@@ -3,13 +3,16 @@
 A `SharingGate` lives for one request. It finds participants through the SQL
 visibility helper (404 for those that do not exist for the caller), asks the pure
 decision about each category of each record, redacts, and records one access event per
-participant touched. The events are appended to the hash chain just before the
-request's transaction commits (app/core/db.py); denials are written even when the
-request fails. No audit row, no response.
+participant touched. The gate owns the audit flush (`auditing`, entered by the gate
+dependency in app/sharing/deps.py): the events are appended to the hash chain just
+before the request's transaction commits; when the request fails, its work is rolled
+back and the denials are written in their own commit. No audit row, no response.
 """
 
+import logging
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -19,8 +22,7 @@ from sqlalchemy import Connection
 from sqlmodel import Session
 
 from app.auth.caller import Caller
-from app.core.db import GATE_KEY
-from app.core.errors import NotFound
+from app.core.errors import Forbidden, NotFound
 from app.models.participant import Participant
 from app.sharing.audit import EventDraft, append_events
 from app.sharing.categories import Category
@@ -31,9 +33,11 @@ from app.sharing.facts import (
     load_org_kinds,
 )
 from app.sharing.fields import FIELD_MAPS, METADATA_FIELDS
+from app.sharing.policy import Actor, Refusal, Verdict
 from app.sharing.visibility import find_visible_participant, find_visible_snapshot
 
 T = TypeVar("T")
+log = logging.getLogger("throughcare.audit")
 
 
 @dataclass
@@ -69,7 +73,14 @@ class SharingGate:
         self._org_kinds: dict[uuid.UUID, str] = {}
         self._touches: dict[uuid.UUID | None, _Touch] = {}
         self._connection: Connection | None = None
-        session.info[GATE_KEY] = self
+        self.actor = Actor(
+            org_id=caller.org_id,
+            role=caller.role,
+            token_type=caller.token_type,
+            subject=caller.subject,
+            user_id=caller.user_id,
+            participant_id=caller.participant_id,
+        )
 
     # -- finding participants -------------------------------------------------------
 
@@ -251,6 +262,24 @@ class SharingGate:
             raise NotFound("No such record.")
         return decision
 
+    def authorize(
+        self,
+        verdict: Verdict,
+        action: str,
+        resource: str,
+        participant_id: uuid.UUID | None = None,
+        *,
+        resource_id: str | None = None,
+    ) -> None:
+        """Go on if the policy allowed; otherwise record the refusal in the access log and
+        answer 403 (or 404 where the record must not exist for the caller)."""
+        if not isinstance(verdict, Refusal):
+            return
+        self.deny(participant_id, action, resource, verdict.reason, resource_id=resource_id)
+        if verdict.hide:
+            raise NotFound("No such record.")
+        raise Forbidden(verdict.detail)
+
     # -- recording ------------------------------------------------------------------
 
     def disclosed(
@@ -295,10 +324,20 @@ class SharingGate:
         self._touch(participant_id, action, resource, resource_id).succeeded = True
 
     def deny(
-        self, participant_id: uuid.UUID | None, action: str, resource: str, reason: str
+        self,
+        participant_id: uuid.UUID | None,
+        action: str,
+        resource: str,
+        reason: str,
+        *,
+        resource_id: str | None = None,
     ) -> None:
         """Record a refused access (written even though the request fails)."""
-        touch = self._touch(participant_id, action, resource)
+        touch = self._touch(participant_id, action, resource, resource_id)
+        # The refusal is what the row is about, whatever was looked at on the way to it.
+        touch.action, touch.resource = action, resource
+        if resource_id is not None:
+            touch.resource_id = resource_id
         touch.denied_reason = reason
 
     def _drafts(self, denials_only: bool) -> list[EventDraft]:
@@ -344,3 +383,21 @@ class SharingGate:
         if drafts:
             append_events(self.session, drafts)
             self.session.commit()
+
+    @contextmanager
+    def auditing(self) -> Iterator["SharingGate"]:
+        """The request's audit scope: on success the events join the request's
+        transaction (committed by the session dependency after this exits); on failure
+        the request's work is rolled back and its denials are committed on their own."""
+        try:
+            yield self
+        except BaseException:
+            self.session.rollback()
+            try:
+                self.flush_failure()
+            except Exception:
+                # The request fails anyway; the error it raised is the one to answer.
+                self.session.rollback()
+                log.exception("could not record the denials of a failed request")
+            raise
+        self.flush_success()

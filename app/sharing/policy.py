@@ -1,0 +1,293 @@
+"""Who may *act*: pure rules beside the sharing decision (which says what data flows).
+
+Every "may this caller do this" question of the services is answered here, from plain
+facts, like `decide()`: nothing reads the database, the clock or the request. Each rule
+returns `ALLOWED` or a `Refusal` (a machine reason, the plain-language detail a problem
+response carries, and whether the thing must not exist for the caller: 404, not 403).
+The gate's `authorize()` turns a refusal into the error *and* an access-log row, so no
+service raises 403 on its own (tests/sharing/test_policy.py tables every rule).
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from app.auth.scopes import BREAK_GLASS_ROLES
+from app.auth.tokens import PARTNER_ROLE
+from app.models.organisation import Role
+
+USER_TOKEN = "user"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The facts about a caller that the rules use."""
+
+    org_id: uuid.UUID
+    role: str
+    token_type: str
+    subject: str
+    user_id: uuid.UUID | None = None
+    participant_id: uuid.UUID | None = None
+
+    @property
+    def is_participant(self) -> bool:
+        return self.role == Role.participant
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the caller may not act: `reason` for the log, `detail` for the caller."""
+
+    reason: str
+    detail: str
+    hide: bool = False  # the record must not exist for the caller (404)
+
+    allowed = False
+
+
+@dataclass(frozen=True)
+class Allowed:
+    allowed = True
+
+
+ALLOWED = Allowed()
+Verdict = Allowed | Refusal
+
+
+class Work(StrEnum):
+    """Records only staff create (a participant records their own steps' outcomes only)."""
+
+    register_participant = "register_participant"
+    record_consent = "record_consent"
+    make_referral = "make_referral"
+    book_appointment = "book_appointment"
+    raise_alert = "raise_alert"
+    record_screening = "record_screening"
+    add_goal = "add_goal"
+    add_step = "add_step"
+    read_notices = "read_notices"
+    read_worklists = "read_worklists"
+
+
+_STAFF_ONLY_DETAIL = {
+    Work.register_participant: "Participants cannot register records.",
+    Work.record_consent: "Consent is recorded with a practitioner, after discussion.",
+    Work.make_referral: "Participants cannot make referrals.",
+    Work.book_appointment: "Ask your practitioner to book appointments.",
+    Work.raise_alert: "Participants do not raise risk alerts.",
+    Work.record_screening: "Screenings are recorded by practitioners.",
+    Work.add_goal: "Agree new goals with your practitioner; you record your own steps.",
+    Work.add_step: "Agree new steps with your practitioner; you record your own steps.",
+    Work.read_notices: "Notices are for organisations' staff and systems.",
+    Work.read_worklists: "Reminder and follow-up lists are for organisations.",
+}
+
+# Roles that act for an organisation on its records (everyone but the participant).
+_STAFF_ROLES = frozenset(
+    {Role.practitioner, Role.supervisor, Role.org_admin, Role.system_admin, PARTNER_ROLE}
+)
+_CARE_TEAM_ROLES = frozenset({Role.practitioner, Role.supervisor, Role.org_admin, PARTNER_ROLE})
+_REVIEWER_ROLES = frozenset({Role.supervisor, Role.org_admin})
+
+
+def may_do_staff_work(actor: Actor, work: Work) -> Verdict:
+    """Staff work: anything but a participant's own token."""
+    if actor.is_participant:
+        return Refusal("participant_token", _STAFF_ONLY_DETAIL[work])
+    return ALLOWED
+
+
+def may_write_record(actor: Actor, *, source_org_id: uuid.UUID, care_team: bool) -> Verdict:
+    """Change a person's record or its consents: the recording organisation or the care team."""
+    if actor.is_participant:
+        return Refusal(
+            "participant_token", "Only the recording organisation and the care team do this."
+        )
+    if source_org_id == actor.org_id or care_team:
+        return ALLOWED
+    return Refusal(
+        "not_recorder_or_care_team", "Only the recording organisation and the care team do this."
+    )
+
+
+def may_withdraw_consent(
+    actor: Actor,
+    *,
+    participant_id: uuid.UUID,
+    source_org_id: uuid.UUID,
+    care_team: bool,
+    has_consents_write: bool,
+) -> Verdict:
+    """Withdraw consent: the person themself, or the recorder/care team holding consents:write."""
+    if actor.is_participant:
+        if actor.participant_id == participant_id:
+            return ALLOWED
+        return Refusal("not_own_record", "No such participant.", hide=True)
+    if not has_consents_write:
+        return Refusal("missing_scope", "The token lacks the scope(s): consents:write.")
+    if source_org_id == actor.org_id or care_team:
+        return ALLOWED
+    return Refusal(
+        "not_recorder_or_care_team",
+        "Only the participant or their care team records a withdrawal.",
+    )
+
+
+def may_edit_plan(
+    actor: Actor, *, plan_source_org_id: uuid.UUID | None, editing_member: bool
+) -> Verdict:
+    """Goals, steps and reviews: the plan's recorder and lead/contributor organisations."""
+    if actor.is_participant:
+        return Refusal(
+            "participant_token",
+            "Only the care team's lead and contributing organisations edit the plan.",
+        )
+    if plan_source_org_id == actor.org_id or editing_member:
+        return ALLOWED
+    return Refusal(
+        "not_plan_editor",
+        "Only the care team's lead and contributing organisations edit the plan.",
+    )
+
+
+def may_change_categories(withheld: Sequence[str]) -> Verdict:
+    """A change may touch only categories the caller may see (`withheld`: those it may not)."""
+    if withheld:
+        return Refusal(
+            "category_withheld",
+            f"You may not change {withheld[0]} information of this participant.",
+        )
+    return ALLOWED
+
+
+def may_change_care_team(actor: Actor, *, is_lead: bool) -> Verdict:
+    """Add or end care-team memberships: staff of the current lead organisation."""
+    if actor.is_participant or actor.role not in _CARE_TEAM_ROLES:
+        return Refusal("role_not_permitted", "Only the lead organisation changes the care team.")
+    if not is_lead:
+        return Refusal("not_lead_org", "Only the lead organisation changes the care team.")
+    return ALLOWED
+
+
+def may_name_lead_practitioner(actor: Actor, *, is_lead: bool) -> Verdict:
+    """Only the lead organisation names the lead practitioner."""
+    if is_lead and not actor.is_participant:
+        return ALLOWED
+    return Refusal("not_lead_org", "Only the lead organisation names the lead practitioner.")
+
+
+def may_read_disclosure_log(
+    actor: Actor,
+    *,
+    participant_id: uuid.UUID,
+    lead_practitioner_id: uuid.UUID | None,
+    is_lead: bool,
+) -> Verdict:
+    """The person, their lead practitioner, and the lead organisation's administrator."""
+    if actor.is_participant and actor.participant_id == participant_id:
+        return ALLOWED
+    if actor.user_id is not None and lead_practitioner_id == actor.user_id:
+        return ALLOWED
+    if actor.role == Role.org_admin and is_lead:
+        return ALLOWED
+    return Refusal(
+        "not_log_reader",
+        "The disclosure log is for the participant, their lead practitioner and the lead "
+        "organisation's administrator.",
+    )
+
+
+def may_break_glass(actor: Actor) -> Verdict:
+    """Emergency access: practitioners and supervisors, as named people (user tokens)."""
+    if actor.token_type == USER_TOKEN and actor.role in BREAK_GLASS_ROLES:
+        return ALLOWED
+    return Refusal("role_not_permitted", "Only practitioners and supervisors may break the glass.")
+
+
+def may_review_break_glass(actor: Actor, *, grant_actor: str | None = None) -> Verdict:
+    """Reviews: supervisors and org admins as named people, never of their own access."""
+    if actor.token_type != USER_TOKEN or actor.role not in _REVIEWER_ROLES:
+        return Refusal(
+            "role_not_permitted",
+            "Only supervisors and organisation administrators review break-glass.",
+        )
+    if grant_actor is not None and grant_actor == actor.subject:
+        return Refusal("own_access", "Nobody reviews their own break-glass access.")
+    return ALLOWED
+
+
+def may_close_alert(actor: Actor, *, source_org_id: uuid.UUID, care_team: bool) -> Verdict:
+    """Close a risk alert: the raising organisation and the care team."""
+    if actor.is_participant or (source_org_id != actor.org_id and not care_team):
+        return Refusal(
+            "not_recorder_or_care_team",
+            "Only the raising organisation and the care team close an alert.",
+        )
+    return ALLOWED
+
+
+def may_update_appointment(
+    actor: Actor, *, source_org_id: uuid.UUID, with_org_id: uuid.UUID | None
+) -> Verdict:
+    """Change or record attendance: the organisation that booked it or hosts it."""
+    if not actor.is_participant and actor.org_id in {source_org_id, with_org_id}:
+        return ALLOWED
+    return Refusal(
+        "not_booker_or_host",
+        "Only the organisation that booked or hosts it updates an appointment.",
+    )
+
+
+def may_edit_referral_draft(actor: Actor, *, from_org_id: uuid.UUID) -> Verdict:
+    """Drafts are changed by the referring organisation only."""
+    if actor.is_participant or actor.org_id != from_org_id:
+        return Refusal("not_referrer", "Only the referring organisation changes a referral.")
+    return ALLOWED
+
+
+def may_act_on_referral(
+    actor: Actor,
+    *,
+    referrer_action: bool,
+    action: str,
+    from_org_id: uuid.UUID,
+    to_org_id: uuid.UUID,
+) -> Verdict:
+    """Submit/withdraw are the referrer's; accept/decline/start/complete the recipient's."""
+    party = from_org_id if referrer_action else to_org_id
+    if not actor.is_participant and actor.org_id == party:
+        return ALLOWED
+    side = "referring" if referrer_action else "receiving"
+    return Refusal(f"not_{side}_org", f"Only the {side} organisation may {action} this referral.")
+
+
+def may_manage_protocol(actor: Actor, *, source_org_id: uuid.UUID | None) -> Verdict:
+    """System admins manage any protocol; an org admin those their organisation shares from."""
+    if actor.role == Role.system_admin:
+        return ALLOWED
+    if actor.role == Role.org_admin and source_org_id == actor.org_id:
+        return ALLOWED
+    return Refusal(
+        "not_protocol_owner",
+        "Only a system administrator, or the source organisation's administrator, manages "
+        "this protocol.",
+    )
+
+
+def may_edit_service(actor: Actor, *, provider_org_id: uuid.UUID) -> Verdict:
+    """Directory entries: the provider's organisation admin or a system admin."""
+    if actor.role == Role.system_admin:
+        return ALLOWED
+    if actor.role == Role.org_admin and actor.org_id == provider_org_id:
+        return ALLOWED
+    return Refusal(
+        "not_provider_admin",
+        "Only the provider's organisation admin or a system admin edits this entry.",
+    )
+
+
+def is_staff_role(role: str) -> bool:
+    """True for roles that act for an organisation (not a participant's own account)."""
+    return role in _STAFF_ROLES
