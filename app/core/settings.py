@@ -38,6 +38,19 @@ class Settings(BaseSettings):
     referral_response_hours_soon: int = Field(default=72, ge=1)
     referral_response_hours_urgent: int = Field(default=24, ge=1)
     log_level: str = "INFO"
+    # Database failure handling (issue 9): a stalled or failing database is answered with
+    # a 503 within these bounds instead of holding requests (and threads) indefinitely.
+    db_connect_timeout_seconds: int = Field(default=5, ge=2, le=120)
+    db_statement_timeout_ms: int = Field(default=15_000, ge=0)  # PostgreSQL; 0 = none
+    db_lock_timeout_ms: int = Field(default=5_000, ge=0)  # PostgreSQL; 0 = none
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    sqlite_busy_timeout_ms: int = Field(default=5_000, ge=0)
+    db_retry_after_seconds: int = Field(default=2, ge=1, le=3600)
+    readiness_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    # /readyz reports the database full when its filesystem has less than this free.
+    readiness_min_free_bytes: int = Field(default=16 * 1024 * 1024, ge=0)
 
 
 @lru_cache

@@ -145,3 +145,72 @@ def test_request_id_is_generated_when_missing_or_unsafe(client: TestClient) -> N
     unsafe = client.get("/healthz", headers={"X-Request-ID": "bad id\r\nX-Injected: 1"})
     assert re.fullmatch(r"[0-9a-f]{32}", unsafe.headers["x-request-id"])
     assert "x-injected" not in unsafe.headers
+
+
+def _serve_in_thread(app: Any) -> tuple[Any, int]:
+    """A real uvicorn server (the reset is uvicorn's doing, TestClient cannot show it)."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="off")
+    )
+    threading.Thread(target=server.run, daemon=True).start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.02)
+    return server, port
+
+
+def test_keep_alive_connection_survives_a_500() -> None:
+    """After a 500, the next request on the same connection was reset (no answer at all)."""
+    import http.client
+
+    app = create_app()
+
+    @app.get("/api/v1/explode")
+    def explode() -> None:
+        raise RuntimeError("synthetic failure")
+
+    server, port = _serve_in_thread(app)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        answers = []
+        for path in ("/api/v1/explode", "/healthz", "/api/v1/explode", "/healthz"):
+            conn.request("GET", path)
+            response = conn.getresponse()
+            response.read()
+            answers.append(response.status)
+        conn.close()
+    finally:
+        server.should_exit = True
+    assert answers == [500, 200, 500, 200]
+
+
+def test_database_locked_is_503_with_retry_after_not_500() -> None:
+    """SQLite 'database is locked' (two workers contending) was answered with a 500."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    app = create_app()
+
+    @app.get("/api/v1/locked")
+    def locked() -> None:
+        raise OperationalError(
+            "BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked")
+        )
+
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        response = test_client.get("/api/v1/locked")
+    body = _problem(response, 503)
+    assert body["database"] == "locked"
+    assert int(response.headers["retry-after"]) >= 1
+    assert "BEGIN" not in response.text
