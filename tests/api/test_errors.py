@@ -214,3 +214,86 @@ def test_database_locked_is_503_with_retry_after_not_500() -> None:
     assert body["database"] == "locked"
     assert int(response.headers["retry-after"]) >= 1
     assert "BEGIN" not in response.text
+
+
+def _write_through_session_app(engine: Any, monkeypatch: Any) -> Any:
+    """An app with one route writing through the request session, on `engine`."""
+    from sqlalchemy import text
+
+    from app.core import db
+    from app.core.db import DbSession
+
+    monkeypatch.setattr(db, "get_engine", lambda: engine)
+    app = create_app()
+
+    @app.post("/api/v1/write", status_code=201)
+    def write(session: DbSession) -> dict[str, int]:
+        session.execute(text("CREATE TABLE IF NOT EXISTS filler (blob TEXT)"))
+        for _ in range(50):
+            session.execute(text("INSERT INTO filler VALUES (:b)"), {"b": "x" * 4000})
+        return {"written": 50}
+
+    return app
+
+
+def _sqlite_copy(tmp_path: Any) -> Any:
+    import sqlite3
+
+    from app.core.db import get_engine
+    from tests.conftest import BACKEND
+
+    if BACKEND != "sqlite":
+        import pytest
+
+        pytest.skip("SQLite file states; PostgreSQL failures are in tests/durability")
+    source = sqlite3.connect(str(get_engine().url.database))
+    target = sqlite3.connect(tmp_path / "copy.db")
+    source.backup(target)
+    source.close()
+    target.close()
+    return tmp_path / "copy.db"
+
+
+def test_write_to_a_full_database_is_503(tmp_path: Any, monkeypatch: Any) -> None:
+    """SQLITE_FULL ('database or disk is full') on a write was a 500."""
+    import sqlite3
+
+    from sqlalchemy import create_engine, event
+
+    path = _sqlite_copy(tmp_path)
+    engine = create_engine(
+        "sqlite://", creator=lambda: sqlite3.connect(path, check_same_thread=False)
+    )
+
+    @event.listens_for(engine, "connect")
+    def _no_room(dbapi_connection: Any, _record: Any) -> None:
+        # The database may not grow by a page: what a full disk looks like to SQLite.
+        pages = dbapi_connection.execute("PRAGMA page_count").fetchone()[0]
+        dbapi_connection.execute(f"PRAGMA max_page_count={pages}")
+
+    app = _write_through_session_app(engine, monkeypatch)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        response = test_client.post("/api/v1/write")
+        after = test_client.get("/healthz")
+    body = _problem(response, 503)
+    assert body["database"] == "full"
+    assert response.headers["retry-after"]
+    assert after.status_code == 200
+
+
+def test_write_to_a_read_only_database_is_503(tmp_path: Any, monkeypatch: Any) -> None:
+    """'attempt to write a readonly database' was a 500."""
+    import sqlite3
+
+    from sqlalchemy import create_engine
+
+    path = _sqlite_copy(tmp_path)
+    engine = create_engine(
+        "sqlite://",
+        creator=lambda: sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False),
+    )
+    app = _write_through_session_app(engine, monkeypatch)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        response = test_client.post("/api/v1/write")
+    body = _problem(response, 503)
+    assert body["database"] == "read_only"
