@@ -2,7 +2,7 @@
 
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -135,12 +135,13 @@ def get_engine() -> Engine:
     return make_engine(get_settings().database_url, service=True)
 
 
-async def get_session() -> AsyncIterator[Session]:
+def get_session() -> Iterator[Session]:
     """One session per request: commit on success, roll back on any error.
 
     Scoped to the endpoint function, so the commit happens before the response is
     sent: a failed commit (an audit row that cannot be written) fails the request.
-    The session is synchronous and used inline (docs/decisions/0001).
+    A sync generator: FastAPI runs its setup and teardown (the commit) in the thread
+    pool, off the event loop (docs/decisions/0001).
     """
     with Session(get_engine(), expire_on_commit=False) as session:
         try:
