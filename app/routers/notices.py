@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/v1/notices", tags=["notices"], responses=AUTH_ER
 
 
 @router.get("", response_model=Page[NoticeRead], responses=error_responses(Forbidden))
-async def list_notices(
+def list_notices(
     caller: AnyCaller,
     session: DbSession,
     paging: Paging,
@@ -32,8 +32,6 @@ async def list_notices(
     response_model=NoticeRead,
     responses=error_responses(NotFound, Conflict, Forbidden),
 )
-async def acknowledge_notice(
-    caller: AnyCaller, session: DbSession, notice_id: uuid.UUID
-) -> NoticeRead:
+def acknowledge_notice(caller: AnyCaller, session: DbSession, notice_id: uuid.UUID) -> NoticeRead:
     """Acknowledge a notice addressed to the caller's organisation."""
     return NoticeRead.model_validate(service.acknowledge_notice(session, caller, notice_id))

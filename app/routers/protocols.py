@@ -18,7 +18,7 @@ router = APIRouter(
 
 
 @router.get("", response_model=Page[ProtocolRead])
-async def list_protocols(
+def list_protocols(
     caller: AnyCaller,
     session: DbSession,
     paging: Paging,
@@ -35,15 +35,13 @@ async def list_protocols(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(Forbidden),
 )
-async def create_protocol(
-    caller: AdminCaller, session: DbSession, data: ProtocolWrite
-) -> ProtocolRead:
+def create_protocol(caller: AdminCaller, session: DbSession, data: ProtocolWrite) -> ProtocolRead:
     """Record a new information-sharing protocol (version 1)."""
     return ProtocolRead.model_validate(protocols.create_protocol(session, caller, data))
 
 
 @router.get("/{protocol_id}", response_model=ProtocolRead, responses=error_responses(NotFound))
-async def read_protocol(
+def read_protocol(
     caller: AnyCaller,
     session: DbSession,
     protocol_id: uuid.UUID,
@@ -58,7 +56,7 @@ async def read_protocol(
     response_model=ProtocolRead,
     responses=error_responses(NotFound, Forbidden, Conflict),
 )
-async def revise_protocol(
+def revise_protocol(
     caller: AdminCaller, session: DbSession, protocol_id: uuid.UUID, data: ProtocolWrite
 ) -> ProtocolRead:
     """Replace a protocol by a new version; the old one stays readable."""

@@ -44,7 +44,7 @@ IdempotencyKey = Annotated[
 
 
 @router.get("", response_model=Page[ReferralRead])
-async def list_referrals(
+def list_referrals(
     gate: ReferralsRead,
     paging: Paging,
     box: Box = Box.inbox,
@@ -70,7 +70,7 @@ async def list_referrals(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(NotFound, Forbidden, Conflict, PreconditionRequired, Unprocessable),
 )
-async def create_referral(
+def create_referral(
     gate: ReferralsWrite,
     data: ReferralCreate,
     request: Request,
@@ -111,9 +111,7 @@ async def create_referral(
 
 
 @router.get("/{referral_id}", response_model=ReferralRead, responses=error_responses(NotFound))
-async def read_referral(
-    gate: ReferralsRead, referral_id: uuid.UUID, response: Response
-) -> ReferralRead:
+def read_referral(gate: ReferralsRead, referral_id: uuid.UUID, response: Response) -> ReferralRead:
     """One referral with every transition (who, when), for either party."""
     referral = service.find_referral(gate, referral_id)
     response.headers["ETag"] = etag_for("r", referral.version)
@@ -127,7 +125,7 @@ async def read_referral(
         NotFound, Forbidden, Conflict, PreconditionFailed, PreconditionRequired, Unprocessable
     ),
 )
-async def update_referral(
+def update_referral(
     gate: ReferralsWrite,
     referral_id: uuid.UUID,
     data: ReferralUpdate,
@@ -147,7 +145,7 @@ async def update_referral(
     response_model=ReferralRead,
     responses=error_responses(NotFound, Forbidden, Conflict, PreconditionFailed, Unprocessable),
 )
-async def act_on_referral(
+def act_on_referral(
     gate: ReferralsWrite,
     referral_id: uuid.UUID,
     action: ReferralAction,
