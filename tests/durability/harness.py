@@ -22,6 +22,9 @@ from app.core.db import make_engine
 from tests.conftest import _PG_ADMIN_URL, BACKEND
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+# The code the server and CLI processes run (another checkout, to show a test failing on
+# older code); this tree by default.
+APP_ROOT = Path(os.environ.get("THROUGHCARE_DURABILITY_APP_ROOT", ROOT))
 DEMO_PASSWORD = "demo-password-not-for-production"
 
 
@@ -59,7 +62,7 @@ def cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.Compl
     """Run `throughcare ARGS` as its own process."""
     done = subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
-        cwd=ROOT,
+        cwd=APP_ROOT,
         env=env,
         capture_output=True,
         text=True,
@@ -79,7 +82,7 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {
             **os.environ,
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": str(APP_ROOT),
             "THROUGHCARE_DATABASE_URL": url,
             "THROUGHCARE_SIGNING_KEY_PATH": str(tmp / "signing-key.pem"),
             "THROUGHCARE_LOG_LEVEL": "WARNING",
@@ -107,7 +110,7 @@ class Server:
                     str(self.port),
                     "--no-access-log",
                 ],
-                cwd=ROOT,
+                cwd=APP_ROOT,
                 env=self.env,
                 stdout=log,
                 stderr=log,
