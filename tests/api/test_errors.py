@@ -297,3 +297,27 @@ def test_write_to_a_read_only_database_is_503(tmp_path: Any, monkeypatch: Any) -
         response = test_client.post("/api/v1/write")
     body = _problem(response, 503)
     assert body["database"] == "read_only"
+
+
+def test_write_while_another_process_holds_the_lock_is_503(tmp_path: Any, monkeypatch: Any) -> None:
+    """A writer (another worker) holding SQLite's lock past busy_timeout gave a 500."""
+    import sqlite3
+
+    from app.core.db import make_engine
+
+    path = _sqlite_copy(tmp_path)
+    monkeypatch.setattr(get_settings(), "sqlite_busy_timeout_ms", 200)
+    engine = make_engine(f"sqlite:///{path}", service=True)
+    app = _write_through_session_app(engine, monkeypatch)
+    other_worker = sqlite3.connect(path, isolation_level=None)
+    other_worker.execute("BEGIN IMMEDIATE")
+    try:
+        with TestClient(app, raise_server_exceptions=False) as test_client:
+            response = test_client.post("/api/v1/write")
+    finally:
+        other_worker.rollback()
+        other_worker.close()
+        engine.dispose()
+    body = _problem(response, 503)
+    assert body["database"] == "locked"
+    assert response.headers["retry-after"]
