@@ -5,6 +5,7 @@ from dataclasses import dataclass, field, replace
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlowPassword, OAuthFlows
 from fastapi.security import OAuth2, SecurityScopes
 from sqlmodel import Session
@@ -133,7 +134,8 @@ async def get_caller(
     except InvalidToken:
         raise Unauthorized("The bearer token is not valid.") from None
     if caller.token_type == "external":
-        caller = _bind_external_org(caller, session)
+        # A database lookup: in the thread pool, so a stalled database cannot freeze the loop.
+        caller = await run_in_threadpool(_bind_external_org, caller, session)
     missing = [s for s in security_scopes.scopes if s not in caller.scopes]
     if missing:
         raise Forbidden(f"The token lacks the scope(s): {' '.join(missing)}.")
