@@ -3,7 +3,7 @@
 SQLite: the online backup API, in one step, so the copy is one consistent snapshot that
 includes what is still only in the write-ahead log (a plain copy of the `.db` file
 without its `-wal` loses committed rows). PostgreSQL: `pg_dump`/`pg_restore`, custom
-format (pg_dump reads one snapshot).
+format, from a snapshot exported by the transaction that also counts the rows reported.
 """
 
 import os
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL, make_url
 
 from app.core.db import make_engine, sqlite_path
@@ -36,8 +36,7 @@ def backup_database(url: str, dest: Path) -> dict[str, Any]:
         _sqlite_copy(_open_existing(source), partial, journal_mode="DELETE")
         counts = _sqlite_counts(partial)
     else:
-        _run(["pg_dump", "--format=custom", "--no-password", f"--file={partial}"], url)
-        counts = _counts(url)
+        counts = _pg_dump_snapshot(url, partial)
     _fsync(partial)
     os.replace(partial, dest)
     _fsync(dest.parent)
@@ -132,16 +131,37 @@ def _counts(url: str) -> dict[str, Any]:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            counts = {
-                t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar()  # noqa: S608
-                for t in COUNTED_TABLES
-            }
-            counts["audit_head_seq"] = conn.execute(
-                text("SELECT seq FROM audit_chain_head WHERE id = 1")
-            ).scalar()
+            return _count_rows(conn)
     finally:
         engine.dispose()
+
+
+def _count_rows(conn: Connection) -> dict[str, Any]:
+    counts = {
+        t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar()  # noqa: S608
+        for t in COUNTED_TABLES
+    }
+    counts["audit_head_seq"] = conn.execute(
+        text("SELECT seq FROM audit_chain_head WHERE id = 1")
+    ).scalar()
     return {"rows": counts}
+
+
+def _pg_dump_snapshot(url: str, dest: Path) -> dict[str, Any]:
+    """pg_dump into `dest` from an exported snapshot, counting rows in that same snapshot
+    (so the counts describe the backup, not the database a moment later)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as plain:
+            conn = plain.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar()
+                counts = _count_rows(conn)
+                command = ["pg_dump", "--format=custom", "--no-password", f"--file={dest}"]
+                _run([*command, f"--snapshot={snapshot}"], url)
+    finally:
+        engine.dispose()
+    return counts
 
 
 def _postgres_has_tables(url: str) -> bool:
