@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL := $(or $(THROUGHCARE_TEST_POSTGRES_URL),$(if $(filter true,$(CI)),postgresql+psycopg://postgres@127.0.0.1:5432/test,))
 
-.PHONY: install run migrate seed test test-sqlite test-postgres lint format openapi bench clean
+.PHONY: install run migrate seed test test-sqlite test-postgres lint format openapi bench verify clean
 
 install: $(STAMP)
 
@@ -34,6 +34,14 @@ ifeq ($(PG_URL),)
 	@echo "PostgreSQL pass skipped: set THROUGHCARE_TEST_POSTGRES_URL (CI=true uses postgresql+psycopg://postgres@127.0.0.1:5432/test)."
 else
 	THROUGHCARE_TEST_BACKEND=postgres THROUGHCARE_TEST_POSTGRES_URL=$(PG_URL) $(BIN)/pytest
+endif
+
+# Longer durability run: more kill -9 rounds, on SQLite and (when configured) PostgreSQL.
+VERIFY_KILLS ?= 10
+verify: install
+	THROUGHCARE_DURABILITY_KILLS=$(VERIFY_KILLS) $(BIN)/pytest -s tests/durability
+ifneq ($(PG_URL),)
+	THROUGHCARE_DURABILITY_KILLS=$(VERIFY_KILLS) THROUGHCARE_TEST_BACKEND=postgres THROUGHCARE_TEST_POSTGRES_URL=$(PG_URL) $(BIN)/pytest -s tests/durability
 endif
 
 lint: install
