@@ -12,6 +12,7 @@ read through the gate as `referrals` records of their referring organisation.
 
 import uuid
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
@@ -29,7 +30,7 @@ from app.services.filtered_pages import paginate_kept
 from app.sharing.categories import Category
 from app.sharing.decision import Deny
 from app.sharing.gate import SharingGate
-from app.sharing.visibility import visible_participants
+from app.sharing.visibility import caseload_page
 
 RESOURCE = "release_readiness"
 ACCEPTED = frozenset(
@@ -213,11 +214,16 @@ def upcoming_releases(
     cursor hints that someone whose custody is withheld is due for release.
     """
     today = gate.now.date()
-    stmt = visible_participants(gate.caller, gate.now).where(
+    keys = [Participant.expected_release_date, Participant.id]
+    where = [
         col(Participant.phase).in_([Phase.in_prison, Phase.pre_release]),
         col(Participant.expected_release_date) >= today,
         col(Participant.expected_release_date) <= today + timedelta(days=within_days),
-    )
+    ]
+
+    def page(after: Any, fetch: int) -> Any:
+        # From the organisation's relationships, never a walk of every participant.
+        return caseload_page(gate.caller, gate.now, keys, after, fetch, where)
 
     def custody_visible(rows: list[Participant]) -> list[Participant]:
         gate.prefetch([r.id for r in rows], [r.source_org_id for r in rows])
@@ -225,8 +231,8 @@ def upcoming_releases(
 
     rows, cursor = paginate_kept(
         gate.session,
-        stmt,
-        [Participant.expected_release_date, Participant.id],
+        page,
+        keys,
         paging,
         custody_visible,
     )
