@@ -203,6 +203,18 @@ def release_readiness(gate: SharingGate, participant: Participant) -> ReleaseRea
     )
 
 
+RELEASE_KEYS: list[Any] = [Participant.expected_release_date, Participant.id]
+
+
+def release_window(today: date, within_days: int) -> list[Any]:
+    """Participants still in custody whose expected release falls within the window."""
+    return [
+        col(Participant.phase).in_([Phase.in_prison, Phase.pre_release]),
+        col(Participant.expected_release_date) >= today,
+        col(Participant.expected_release_date) <= today + timedelta(days=within_days),
+    ]
+
+
 def upcoming_releases(
     gate: SharingGate, within_days: int, paging: PageParams
 ) -> tuple[list[UpcomingRelease], str | None]:
@@ -214,12 +226,8 @@ def upcoming_releases(
     cursor hints that someone whose custody is withheld is due for release.
     """
     today = gate.now.date()
-    keys = [Participant.expected_release_date, Participant.id]
-    where = [
-        col(Participant.phase).in_([Phase.in_prison, Phase.pre_release]),
-        col(Participant.expected_release_date) >= today,
-        col(Participant.expected_release_date) <= today + timedelta(days=within_days),
-    ]
+    keys = RELEASE_KEYS
+    where = release_window(today, within_days)
 
     def page(after: Any, fetch: int) -> Any:
         # From the organisation's relationships, never a walk of every participant.
