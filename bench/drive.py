@@ -66,7 +66,8 @@ def load(
         result = run_load("127.0.0.1", port, path, headers, seconds, connections)
         return Load(result.rate, result.p50_ms, result.p99_ms, result.errors, "python")
     _SCRIPT.write_text(_LUA)
-    cmd = [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "-s", str(_SCRIPT)]
+    cmd = [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s"]
+    cmd += ["-s", str(_SCRIPT)]
     for key, value in (headers or {}).items():
         cmd += ["-H", f"{key}: {value}"]
     cmd.append(f"http://127.0.0.1:{port}{path}")

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -161,17 +161,25 @@ def _throughput(
 
 
 def _latency(
-    server: Server, paths: dict[str, str], auth: dict[str, str], cfg: Any
-) -> dict[str, list[float]]:
+    servers: dict[str, Server],
+    paths: dict[str, dict[str, str]],
+    auth: dict[str, dict[str, str]],
+    cfg: Any,
+) -> dict[str, dict[str, list[float]]]:
+    """p50 of each list request at each size, sizes interleaved within every repetition so
+    that a change in the machine's load hits every size alike."""
     names = ["caseload_first", "caseload_deep", "releases", "inbox"]
-    out: dict[str, list[float]] = {n: [] for n in names}
-    for name in names:
-        drive.load(server.port, paths[name], auth, 1, 1, LOAD_CPU)
+    out: dict[str, dict[str, list[float]]] = {size: {n: [] for n in names} for size in servers}
+    for size, server in servers.items():
+        for name in names:
+            drive.load(server.port, paths[size][name], auth[size], 1, 1, LOAD_CPU)
     for _ in range(cfg["reps"]):
         for name in names:
-            # one connection: the latency of a request alone, not queueing behind others
-            res = drive.load(server.port, paths[name], auth, max(3, cfg["seconds"]), 1, LOAD_CPU)
-            out[name].append(res.p50_ms)
+            for size, server in servers.items():
+                # one connection: the latency of a request alone, not queueing behind others
+                secs = max(3, cfg["seconds"])
+                res = drive.load(server.port, paths[size][name], auth[size], secs, 1, LOAD_CPU)
+                out[size][name].append(res.p50_ms)
     return out
 
 
@@ -216,25 +224,26 @@ def bench_backend(backend: str, sizes: list[str], cfg: Any) -> dict[str, Any]:
                 )
         res["P4"] = {"one_worker_rps": _stats(rates[1]), "two_workers_rps": _stats(rates[2])}
         res["P4"]["ratio"] = _ratios(rates[2], rates[1])
-    for size in sizes:
-        print(f"== {backend}: P2 latencies at {size}")
-        with serve(urls[size]) as server:
-            auth = _token(server)
-            paths = _paths(server, auth)
-            lat = _latency(server, paths, auth, cfg)
-            entry: dict[str, Any] = {"p50_ms": {n: _stats(v) for n, v in lat.items()}, "raw": lat}
-            if size == big:
-                for _ in range(cfg["reps"]):  # P5: memory after load on the largest world
-                    for name in ("read", "caseload_first", "releases", "inbox", "timeline"):
-                        drive.load(server.port, paths[name], auth, 2, 16, LOAD_CPU)
-                entry["rss_mb"] = server.rss_mb()
-        if size == big:
-            from bench.explain import explain
+    print(f"== {backend}: P2 latencies at {', '.join(sizes)} (one server each, interleaved)")
+    with ExitStack() as stack:
+        servers = {size: stack.enter_context(serve(urls[size])) for size in sizes}
+        auths = {size: _token(servers[size]) for size in sizes}
+        all_paths = {size: _paths(servers[size], auths[size]) for size in sizes}
+        lat = _latency(servers, all_paths, auths, cfg)
+        for size in sizes:
+            res["sizes"][size] = {
+                "p50_ms": {n: _stats(v) for n, v in lat[size].items()},
+                "raw": lat[size],
+            }
+        server, auth, paths = servers[big], auths[big], all_paths[big]
+        for _ in range(cfg["reps"]):  # P5: memory after load on the largest world
+            for name in ("read", "caseload_first", "releases", "inbox", "timeline"):
+                drive.load(server.port, paths[name], auth, 2, 16, LOAD_CPU)
+        res["sizes"][big]["rss_mb"] = server.rss_mb()
+    from bench.explain import explain
 
-            entry["explain"] = explain(
-                urls[size], org_id_of(urls[size], "Northtown Probation Delivery Unit")
-            )
-        res["sizes"][size] = entry
+    org = org_id_of(urls[big], "Northtown Probation Delivery Unit")
+    res["sizes"][big]["explain"] = explain(urls[big], org)
     base = res["sizes"][small]["raw"]
     top = res["sizes"][big]["raw"]
     res["P2"] = {n: _ratios(top[n], base[n]) for n in base}
@@ -322,11 +331,17 @@ def main() -> None:
     }
     for backend in backends:
         results["backends"][backend] = bench_backend(backend, sizes, cfg)
+        results["backends"][backend]["measured"] = datetime.now(UTC).isoformat()
     results["machine"]["loadavg_after"] = os.getloadavg()
     results["seconds"] = (datetime.now(UTC) - started).total_seconds()
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "latest.json").write_text(json.dumps(results, indent=2, default=str))
+    latest = out / "latest.json"
+    if latest.exists() and os.environ.get("BENCH_KEEP_OTHER_BACKENDS") == "1":
+        # a run of one backend keeps the other backend's figures from the previous run
+        previous = json.loads(latest.read_text()).get("backends", {})
+        results["backends"] = {**previous, **results["backends"]}
+    latest.write_text(json.dumps(results, indent=2, default=str))
     for be, r in results["backends"].items():
         for name, plan in r["sizes"][sizes[-1]].get("explain", {}).items():
             print(f"\n-- {be} {sizes[-1]}: EXPLAIN {name}\n{plan['plan']}")
