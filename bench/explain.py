@@ -94,7 +94,8 @@ def explain(url: str, org_id: uuid.UUID) -> dict[str, dict[str, Any]]:
                 big_sort = [n for n in sorts if n > 4 * (LIMIT + 1)]
                 ms = next((x for x in lines if x.startswith("Execution Time")), "")
             else:
-                seq = [x for x in lines if re.match(r"SCAN \w+$", x.strip())]
+                # "SCAN anon_N" reads a branch's own <= limit rows (a co-routine), not a table
+                seq = [x for x in lines if re.match(r"SCAN (?!anon_)\w+", x.strip())]
                 big_sort = []  # SQLite cannot say how many rows a temp b-tree sorts
                 ms = ""
             out[name] = {

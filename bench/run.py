@@ -312,6 +312,9 @@ def table(results: dict[str, Any]) -> str:
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--table"]:  # the table of the last run, again
+        print(table(json.loads((ROOT / "bench" / "results" / "latest.json").read_text())))
+        return
     quick = os.environ.get("QUICK", "") not in ("", "0")
     sizes = os.environ.get("BENCH_SIZES", "1k,100k" if quick else "1k,100k,1m").lower().split(",")
     backends = os.environ.get("BENCH_BACKENDS", "sqlite,postgres").split(",")
