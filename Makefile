@@ -56,8 +56,9 @@ format: install
 openapi: install
 	$(BIN)/python -m app.openapi_export openapi/openapi.json
 
+# Synthetic worlds cached under var/bench/; QUICK=1 for 1k + 100k only (see docs/performance.md).
 bench: install
-	$(BIN)/python -m bench.run
+	QUICK=$(QUICK) $(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
