@@ -1,0 +1,75 @@
+"""The person's restrictions, objections decided by governance leads, restricted records."""
+
+import uuid
+
+from fastapi import APIRouter, status
+
+from app.auth.guards import AUTH_ERRORS
+from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable, error_responses
+from app.models.governance import (
+    ObjectionDecision,
+    RestrictionCreate,
+    RestrictionLift,
+    RestrictionRead,
+)
+from app.services import restrictions
+from app.sharing.deps import ConsentsRead, ConsentsWrite, GovernanceDecide
+
+router = APIRouter(prefix="/api/v1", tags=["governance"], responses=AUTH_ERRORS)
+
+
+@router.get(
+    "/participants/{participant_id}/restrictions",
+    response_model=list[RestrictionRead],
+    responses=error_responses(NotFound),
+)
+def list_restrictions(gate: ConsentsRead, participant_id: uuid.UUID) -> list[RestrictionRead]:
+    """The person's restrictions on sharing, with each objection's state (history kept)."""
+    participant = gate.participant(participant_id, resource="restriction")
+    return [
+        RestrictionRead.model_validate(r) for r in restrictions.list_restrictions(gate, participant)
+    ]
+
+
+@router.post(
+    "/participants/{participant_id}/restrictions",
+    response_model=RestrictionRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(NotFound, Forbidden, Unprocessable),
+)
+def record_restriction(
+    gate: ConsentsWrite, participant_id: uuid.UUID, data: RestrictionCreate
+) -> RestrictionRead:
+    """Record the person's restriction: it applies from the very next request."""
+    participant = gate.participant(participant_id, action="create", resource="restriction")
+    return RestrictionRead.model_validate(restrictions.record_restriction(gate, participant, data))
+
+
+@router.post(
+    "/participants/{participant_id}/restrictions/{restriction_id}/lift",
+    response_model=RestrictionRead,
+    responses=error_responses(NotFound, Forbidden, Conflict),
+)
+def lift_restriction(
+    gate: ConsentsWrite,
+    participant_id: uuid.UUID,
+    restriction_id: uuid.UUID,
+    data: RestrictionLift,
+) -> RestrictionRead:
+    """Lift a restriction (kept in the history); sharing resumes on the next request."""
+    participant = gate.participant(participant_id, action="lift", resource="restriction")
+    return RestrictionRead.model_validate(
+        restrictions.lift_restriction(gate, participant, restriction_id, data)
+    )
+
+
+@router.post(
+    "/objections/{objection_id}/decide",
+    response_model=RestrictionRead,
+    responses=error_responses(NotFound, Forbidden, Conflict),
+)
+def decide_objection(
+    gate: GovernanceDecide, objection_id: uuid.UUID, data: ObjectionDecision
+) -> RestrictionRead:
+    """Uphold or not uphold a person's objection, with a written reason they will see."""
+    return RestrictionRead.model_validate(restrictions.decide_objection(gate, objection_id, data))
