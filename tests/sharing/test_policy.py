@@ -77,6 +77,77 @@ CASES: list[Case] = [
         lambda: policy.may_write_record(PARTICIPANT, source_org_id=OWN, care_team=True),
         "participant_token",
     ),
+    # the person's restrictions: the person, or the recorder / care team
+    (
+        "person restricts own record",
+        lambda: policy.may_record_restriction(
+            PARTICIPANT, participant_id=PID, source_org_id=OTHER, care_team=False
+        ),
+        None,
+    ),
+    (
+        "person restricts another's record",
+        lambda: policy.may_record_restriction(
+            PARTICIPANT, participant_id=OTHER_PID, source_org_id=OWN, care_team=True
+        ),
+        "not_own_record",
+    ),
+    (
+        "care team records a restriction",
+        lambda: policy.may_record_restriction(
+            PARTNER, participant_id=PID, source_org_id=OTHER, care_team=True
+        ),
+        None,
+    ),
+    (
+        "recorder records a restriction",
+        lambda: policy.may_record_restriction(
+            PRACTITIONER, participant_id=PID, source_org_id=OWN, care_team=False
+        ),
+        None,
+    ),
+    (
+        "stranger records a restriction",
+        lambda: policy.may_record_restriction(
+            PRACTITIONER, participant_id=PID, source_org_id=OTHER, care_team=False
+        ),
+        "not_recorder_or_care_team",
+    ),
+    (
+        "governance lead records a restriction",
+        lambda: policy.may_record_restriction(
+            actor("governance_lead"), participant_id=PID, source_org_id=OWN, care_team=True
+        ),
+        "not_recorder_or_care_team",
+    ),
+    # objections: the lead organisation's information-governance lead, as a named person
+    (
+        "lead org's governance lead decides",
+        lambda: policy.may_decide_objection(actor("governance_lead"), is_lead=True),
+        None,
+    ),
+    (
+        "other org's governance lead decides",
+        lambda: policy.may_decide_objection(actor("governance_lead"), is_lead=False),
+        "not_governance_lead",
+    ),
+    (
+        "lead org's admin decides",
+        lambda: policy.may_decide_objection(ORG_ADMIN, is_lead=True),
+        "not_governance_lead",
+    ),
+    (
+        "client with the role name decides",
+        lambda: policy.may_decide_objection(
+            actor("governance_lead", token_type="client", user_id=None), is_lead=True
+        ),
+        "not_governance_lead",
+    ),
+    (
+        "participant decides own objection",
+        lambda: policy.may_decide_objection(PARTICIPANT, is_lead=True),
+        "not_governance_lead",
+    ),
     # consent withdrawal
     (
         "person withdraws own consent",
