@@ -120,7 +120,12 @@ class RestrictionRead(SQLModel):
 class RestrictedRecordWrite(InputModel):
     restricted: bool
     reason: str = Field(min_length=3, max_length=1000)
-    org_ids: list[uuid.UUID] = Field(default=[], max_length=ID_LIST_MAX)
+    org_ids: list[uuid.UUID] = Field(
+        default=[],
+        max_length=ID_LIST_MAX,
+        description="The organisations that may still know the person exists (the setting "
+        "organisation always may).",
+    )
 
 
 class RestrictedRecord(SQLModel, table=True):
@@ -128,16 +133,27 @@ class RestrictedRecord(SQLModel, table=True):
 
     __tablename__ = "restricted_records"
     participant_id: uuid.UUID = Field(foreign_key="participants.id", primary_key=True)
-    org_ids: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    restricted: bool = True
     reason: str = Field(max_length=1000)
     set_by: str = Field(max_length=120)
     set_by_org_id: uuid.UUID = Field(foreign_key="organisations.id")
     set_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class RestrictedRecordOrg(SQLModel, table=True):
+    """One organisation named on a restricted record (rows, so visibility is one EXISTS)."""
+
+    __tablename__ = "restricted_record_orgs"
+    participant_id: uuid.UUID = Field(
+        foreign_key="restricted_records.participant_id", primary_key=True
+    )
+    org_id: uuid.UUID = Field(foreign_key="organisations.id", primary_key=True)
+
+
 class RestrictedRecordRead(SQLModel):
     participant_id: uuid.UUID
     restricted: bool
-    org_ids: list[str]
-    reason: str | None
-    set_at: datetime | None
+    org_ids: list[uuid.UUID]
+    reason: str
+    set_by: str
+    set_at: datetime

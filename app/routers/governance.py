@@ -8,12 +8,14 @@ from app.auth.guards import AUTH_ERRORS
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable, error_responses
 from app.models.governance import (
     ObjectionDecision,
+    RestrictedRecordRead,
+    RestrictedRecordWrite,
     RestrictionCreate,
     RestrictionLift,
     RestrictionRead,
 )
-from app.services import restrictions
-from app.sharing.deps import ConsentsRead, ConsentsWrite, GovernanceDecide
+from app.services import restricted_records, restrictions
+from app.sharing.deps import AdminGate, ConsentsRead, ConsentsWrite, GovernanceDecide
 
 router = APIRouter(prefix="/api/v1", tags=["governance"], responses=AUTH_ERRORS)
 
@@ -73,3 +75,20 @@ def decide_objection(
 ) -> RestrictionRead:
     """Uphold or not uphold a person's objection, with a written reason they will see."""
     return RestrictionRead.model_validate(restrictions.decide_objection(gate, objection_id, data))
+
+
+@router.put(
+    "/participants/{participant_id}/restricted-record",
+    response_model=RestrictedRecordRead,
+    responses=error_responses(NotFound, Forbidden, Unprocessable),
+)
+def set_restricted_record(
+    gate: AdminGate, participant_id: uuid.UUID, data: RestrictedRecordWrite
+) -> RestrictedRecordRead:
+    """Make the record exist only for the named organisations (lead organisation's admin)."""
+    participant = gate.participant(
+        participant_id, action="restrict_record", resource="restricted_record"
+    )
+    return RestrictedRecordRead.model_validate(
+        restricted_records.set_restricted_record(gate, participant, data)
+    )

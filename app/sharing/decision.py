@@ -1,6 +1,7 @@
 """The sharing decision: one pure function from plain facts to Allow(basis) or Deny(reason).
 
 Rules (DESIGN.md, "The sharing decision"), in the order they are applied:
+  0. A restricted record exists only for the organisations it names (docs/governance.md).
   6. A participant token sees only its own record, and only the self-service categories.
   1. The source organisation always sees its own records.
   2. Otherwise a legitimate relationship is needed: an active care-team membership, or an
@@ -107,6 +108,7 @@ class ParticipantFacts:
     grants: tuple[GrantFacts, ...] = ()
     restrictions: tuple[RestrictionFacts, ...] = ()
     caller_leads: bool = False  # the caller's organisation holds an active lead membership
+    record_closed: bool = False  # a restricted record that does not name the caller's org
 
     @property
     def related(self) -> bool:
@@ -299,6 +301,11 @@ def decide(
         return Deny(
             "ask_your_practitioner",
             ("rule 6: this category is not in self-service; ask your practitioner",),
+        )
+    if facts.record_closed:
+        return Deny(
+            "restricted_record",
+            ("rule 0: a restricted record, open only to the organisations it names",),
         )
     if source_org_id == caller.org_id:
         return Allow("own_record", trace=("rule 1: recorded by the caller's organisation",))

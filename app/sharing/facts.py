@@ -20,6 +20,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
+    exists,
     literal_column,
     null,
     or_,
@@ -31,7 +32,7 @@ from sqlmodel import Session
 
 from app.auth.caller import Caller
 from app.models.break_glass import BreakGlassGrant
-from app.models.governance import Restriction
+from app.models.governance import RestrictedRecord, RestrictedRecordOrg, Restriction
 from app.models.organisation import Organisation
 from app.models.participant import CareTeamMember
 from app.models.referral import OPEN_FOR_RECIPIENT, Referral
@@ -59,6 +60,8 @@ _grants = _table(BreakGlassGrant)
 _protocols = _table(SharingProtocol)
 _orgs = _table(Organisation)
 _restrictions = _table(Restriction)
+_restricted = _table(RestrictedRecord)
+_restricted_orgs = _table(RestrictedRecordOrg)
 
 _OPEN_STATUSES = [str(s) for s in OPEN_FOR_RECIPIENT]
 
@@ -203,6 +206,15 @@ def _facts_union_sql(n: int, with_protocols: bool) -> Prepared:
             _ids_in(_restrictions.c.participant_id, "p", n),
             or_(_restrictions.c.lifted_at.is_(None), _restrictions.c.lifted_at > bindparam("now")),
         ),
+        # A restricted record that does not name the caller's organisation.
+        _branch("closed", _restricted, pid=_restricted.c.participant_id).where(
+            _ids_in(_restricted.c.participant_id, "p", n),
+            _restricted.c.restricted.is_(True),
+            ~exists().where(
+                _restricted_orgs.c.participant_id == _restricted.c.participant_id,
+                _restricted_orgs.c.org_id == bindparam("org"),
+            ),
+        ),
     ]
     if with_protocols:
         branches.append(
@@ -327,6 +339,7 @@ def load_facts(
     rows = _facts_union_sql(len(ids), protocols is None).run(_connection(session), params)
     care: set[uuid.UUID] = set()
     leads: set[uuid.UUID] = set()
+    closed: set[uuid.UUID] = set()
     restrictions: dict[uuid.UUID, list[RestrictionFacts]] = {}
     referral_categories: dict[uuid.UUID, set[str]] = {}
     consents: dict[uuid.UUID, list[ConsentFacts]] = {}
@@ -337,6 +350,8 @@ def load_facts(
             care.add(pid)
             if s1 == "lead":
                 leads.add(pid)
+        elif kind == "closed":
+            closed.add(pid)
         elif kind == "restriction":
             restrictions.setdefault(pid, []).append(
                 RestrictionFacts(
@@ -377,6 +392,7 @@ def load_facts(
             grants=tuple(grants.get(pid, ())),
             restrictions=tuple(restrictions.get(pid, ())),
             caller_leads=pid in leads,
+            record_closed=pid in closed,
         )
         for pid in ids
     }

@@ -282,6 +282,15 @@ def may_decide_objection(actor: Actor, *, is_lead: bool) -> Verdict:
     )
 
 
+def may_restrict_record(actor: Actor, *, is_lead: bool) -> Verdict:
+    """Restrict a record (or lift it): the lead organisation's administrator, by name."""
+    if actor.role == Role.org_admin and actor.token_type == USER_TOKEN and is_lead:
+        return ALLOWED
+    return Refusal(
+        "not_lead_admin", "Only the lead organisation's administrator restricts a record."
+    )
+
+
 def may_break_glass(actor: Actor) -> Verdict:
     """Emergency access: practitioners and supervisors, as named people (user tokens)."""
     if actor.token_type == USER_TOKEN and actor.role in BREAK_GLASS_ROLES:

@@ -12,6 +12,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import col, select
 
 from app.auth.caller import Caller
+from app.models.governance import RestrictedRecord, RestrictedRecordOrg
 from app.models.organisation import Organisation
 from app.models.participant import CareRole, CareTeamMember, Participant
 from app.models.referral import OPEN_FOR_RECIPIENT, Referral, ReferralStatus
@@ -47,6 +48,21 @@ def is_current_lead(
     return org_id in lead_org_ids(session, participant_id, now)
 
 
+def record_open_to(participant_id: Any, org: Any) -> ColumnElement[bool]:
+    """Not a restricted record, or one naming the organisation (issue 14): a restricted
+    record exists for nobody else, whatever the protocols, care team or referrals say."""
+    return or_(
+        ~exists().where(
+            col(RestrictedRecord.participant_id) == participant_id,
+            col(RestrictedRecord.restricted).is_(True),
+        ),
+        exists().where(
+            col(RestrictedRecordOrg.participant_id) == participant_id,
+            col(RestrictedRecordOrg.org_id) == org,
+        ),
+    )
+
+
 def related_to(
     participant_id: Any, source_org_id: Any, org: Any, now: Any, open_statuses: Any = None
 ) -> ColumnElement[bool]:
@@ -56,6 +72,15 @@ def related_to(
     Columns and values may be literals or bind parameters (the prepared statements below).
     """
     statuses = open_statuses if open_statuses is not None else sorted(OPEN_FOR_RECIPIENT)
+    return and_(
+        record_open_to(participant_id, org),
+        _related_to(participant_id, source_org_id, org, now, statuses),
+    )
+
+
+def _related_to(
+    participant_id: Any, source_org_id: Any, org: Any, now: Any, statuses: Any
+) -> ColumnElement[bool]:
     return or_(
         source_org_id == org,
         exists().where(

@@ -202,3 +202,15 @@ def test_restriction_does_not_touch_other_callers() -> None:
         restriction(),
     )
     assert run(f, caller=other).allowed
+
+
+@pytest.mark.parametrize("source", [PROBATION, uuid.UUID(int=1)])
+def test_closed_restricted_record_denies_even_own_records(source: uuid.UUID) -> None:
+    f = facts(protocols=(protocol("public_task"),), record_closed=True)
+    decision = run(f, source=source)
+    assert isinstance(decision, Deny) and decision.reason == "restricted_record"
+
+
+def test_restricted_record_does_not_hide_the_person_from_themself() -> None:
+    me = replace(CALLER, is_participant=True, participant_id=facts().participant_id)
+    assert run(facts(record_closed=True), category="plan", caller=me).allowed

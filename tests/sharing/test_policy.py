@@ -148,6 +148,25 @@ CASES: list[Case] = [
         lambda: policy.may_decide_objection(PARTICIPANT, is_lead=True),
         "not_governance_lead",
     ),
+    # restricted records: the lead organisation's administrator, by name
+    ("lead admin restricts", lambda: policy.may_restrict_record(ORG_ADMIN, is_lead=True), None),
+    (
+        "other org's admin restricts",
+        lambda: policy.may_restrict_record(ORG_ADMIN, is_lead=False),
+        "not_lead_admin",
+    ),
+    (
+        "lead practitioner restricts",
+        lambda: policy.may_restrict_record(PRACTITIONER, is_lead=True),
+        "not_lead_admin",
+    ),
+    (
+        "lead's client restricts",
+        lambda: policy.may_restrict_record(
+            actor("org_admin", token_type="client", user_id=None), is_lead=True
+        ),
+        "not_lead_admin",
+    ),
     # consent withdrawal
     (
         "person withdraws own consent",
