@@ -25,6 +25,7 @@ from app.routers import (
     referrals,
     release,
     sharing,
+    statistics,
     timeline,
 )
 from app.sharing.checkpoints import checkpoint_lifespan
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         referrals,
         release,
         governance,
+        statistics,
     ):
         app.include_router(module.router)
     app.include_router(appointments.worklists)
