@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from app.models.audit import AccessEvent
 from app.models.organisation import OrgKind, Role
@@ -250,3 +250,28 @@ def test_bad_restriction_is_422_and_changes_nothing(g: Gov, body: dict) -> None:
 def test_decision_outcome_must_be_decided(g: Gov) -> None:
     made = g.restrict()
     assert g.decide(made["objection_id"], "pending").status_code == 422
+
+
+def test_restriction_refuses_a_referral_attaching_the_category(
+    client: TestClient, world: World, db: Session
+) -> None:
+    from tests.api.referral_world import URL, add_consent, make_referral_world
+
+    rw = make_referral_world(world, db, client)
+    add_consent(db, rw.participant, ["contact"], rw.housing)
+    body = rw.body(categories=["identity", "contact"], submit=True)
+    restricted = client.post(
+        f"/api/v1/participants/{rw.participant.id}/restrictions",
+        json={"categories": ["contact"], "target": "org_kind", "target_org_kind": "housing"},
+        headers=rw.referrer(),
+    )
+    assert restricted.status_code == 201, restricted.text
+    res = client.post(URL, json=body, headers=rw.referrer())
+    assert res.status_code == 422, res.text
+    assert res.json()["errors"] == [{"category": "contact", "reason": "restricted_by_person"}]
+    client.post(
+        f"/api/v1/participants/{rw.participant.id}/restrictions/{restricted.json()['id']}/lift",
+        json={"reason": "Synthetic: agreed with the person"},
+        headers=rw.referrer(),
+    )
+    assert client.post(URL, json=body, headers=rw.referrer()).status_code == 201
