@@ -1,8 +1,11 @@
 """The person's restrictions, objections decided by governance leads, restricted records."""
 
 import uuid
+from datetime import date
+from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth.guards import AUTH_ERRORS
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable, error_responses
@@ -14,8 +17,14 @@ from app.models.governance import (
     RestrictionLift,
     RestrictionRead,
 )
-from app.services import restricted_records, restrictions
-from app.sharing.deps import AdminGate, ConsentsRead, ConsentsWrite, GovernanceDecide
+from app.services import restricted_records, restrictions, subject_access
+from app.sharing.deps import (
+    AdminGate,
+    AuditRead,
+    ConsentsRead,
+    ConsentsWrite,
+    GovernanceDecide,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["governance"], responses=AUTH_ERRORS)
 
@@ -91,4 +100,40 @@ def set_restricted_record(
     )
     return RestrictedRecordRead.model_validate(
         restricted_records.set_restricted_record(gate, participant, data)
+    )
+
+
+class SubjectAccess(BaseModel):
+    """Everything held about the person (schema: docs/governance.md, "Subject access")."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    schema_version: str
+    participant_id: uuid.UUID
+    generated_at: Any
+    from_: date | None = Field(alias="from")
+    to: date | None
+    bounded: bool = Field(description="True for the person's own token (self-service parts)")
+    third_party_rule: str
+    record: dict[str, Any]
+    sections: dict[str, list[dict[str, Any]]]
+
+
+@router.get(
+    "/participants/{participant_id}/subject-access",
+    response_model=SubjectAccess,
+    response_model_by_alias=True,
+    responses=error_responses(NotFound, Forbidden, Unprocessable),
+)
+def read_subject_access(
+    gate: AuditRead,
+    participant_id: uuid.UUID,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+) -> SubjectAccess:
+    """Everything held about the person, across organisations, as one audited document."""
+    if start and end and end < start:
+        raise Unprocessable("'to' must be on or after 'from'.")
+    participant = gate.participant(participant_id, resource="subject_access")
+    return SubjectAccess.model_validate(
+        subject_access.subject_access(gate, participant, start, end)
     )

@@ -291,6 +291,20 @@ def may_restrict_record(actor: Actor, *, is_lead: bool) -> Verdict:
     )
 
 
+def may_read_subject_access(actor: Actor, *, participant_id: uuid.UUID, is_lead: bool) -> Verdict:
+    """Subject access: the lead organisation's administrator, or the person (bounded)."""
+    if actor.is_participant:
+        if actor.participant_id == participant_id:
+            return ALLOWED
+        return Refusal("not_own_record", "No such participant.", hide=True)
+    if actor.role == Role.org_admin and actor.token_type == USER_TOKEN and is_lead:
+        return ALLOWED
+    return Refusal(
+        "not_lead_admin",
+        "Subject access is answered by the lead organisation's administrator.",
+    )
+
+
 def may_break_glass(actor: Actor) -> Verdict:
     """Emergency access: practitioners and supervisors, as named people (user tokens)."""
     if actor.token_type == USER_TOKEN and actor.role in BREAK_GLASS_ROLES:

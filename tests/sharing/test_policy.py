@@ -167,6 +167,34 @@ CASES: list[Case] = [
         ),
         "not_lead_admin",
     ),
+    # subject access: the lead organisation's administrator, or the person (bounded)
+    (
+        "lead admin reads subject access",
+        lambda: policy.may_read_subject_access(ORG_ADMIN, participant_id=PID, is_lead=True),
+        None,
+    ),
+    (
+        "other admin reads subject access",
+        lambda: policy.may_read_subject_access(ORG_ADMIN, participant_id=PID, is_lead=False),
+        "not_lead_admin",
+    ),
+    (
+        "lead practitioner reads subject access",
+        lambda: policy.may_read_subject_access(PRACTITIONER, participant_id=PID, is_lead=True),
+        "not_lead_admin",
+    ),
+    (
+        "person reads own subject access",
+        lambda: policy.may_read_subject_access(PARTICIPANT, participant_id=PID, is_lead=False),
+        None,
+    ),
+    (
+        "person reads another's subject access",
+        lambda: policy.may_read_subject_access(
+            PARTICIPANT, participant_id=OTHER_PID, is_lead=False
+        ),
+        "not_own_record",
+    ),
     # consent withdrawal
     (
         "person withdraws own consent",
