@@ -1,7 +1,7 @@
 """governance: the person's restrictions (with their objection) and restricted records
 
 Revision ID: e175ef2f3689
-Revises: 5a7e3c1d9b20
+Revises: c4e1a7d2b9f3
 Create Date: 2026-12-02 14:00:00
 """
 
@@ -15,7 +15,7 @@ import app.models.base
 
 
 revision: str = 'e175ef2f3689'
-down_revision: str | None = '5a7e3c1d9b20'
+down_revision: str | None = 'c4e1a7d2b9f3'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

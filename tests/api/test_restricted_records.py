@@ -107,3 +107,35 @@ def test_bad_restricted_record_is_422_and_changes_nothing(
     r = rec.put(**body)
     assert r.status_code == 422, r.text
     assert rec.client.get(rec.url(), headers=world.headers(rec.housing)).status_code == 200
+
+
+def test_pages_of_a_list_skip_restricted_records_without_ending_early(
+    rec: Rec, world: World
+) -> None:
+    pids = [rec.pid]
+    for i in range(3):
+        pid = rec.client.post(
+            "/api/v1/participants",
+            json={"given_name": f"More{i}", "family_name": "Synthetic"},
+            headers=world.headers(rec.coord),
+        ).json()["id"]
+        member(world.session, uuid.UUID(pid), rec.housing)
+        pids.append(pid)
+    hidden = sorted(pids)[1]
+    r = rec.client.put(
+        f"/api/v1/participants/{hidden}/restricted-record",
+        json={"restricted": True, "reason": "Synthetic: safeguarding", "org_ids": []},
+        headers=rec.admin,
+    )
+    assert r.status_code == 200, r.text
+    housing = world.headers(rec.housing)
+    seen: list[str] = []
+    cursor = None
+    for _ in range(10):
+        params = {"limit": "1", **({"cursor": cursor} if cursor else {})}
+        page = rec.client.get("/api/v1/participants", params=params, headers=housing).json()
+        seen += [p["id"] for p in page["items"]]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    assert sorted(seen) == sorted(p for p in pids if p != hidden)
