@@ -18,6 +18,10 @@ cli = typer.Typer(
 )
 audit_cli = typer.Typer(help="The disclosure log's hash chain.", no_args_is_help=True)
 cli.add_typer(audit_cli, name="audit")
+retention_cli = typer.Typer(
+    help="Retention periods: drafts and ended records.", no_args_is_help=True
+)
+cli.add_typer(retention_cli, name="retention")
 db_cli = typer.Typer(help="Database roles and privileges.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 
@@ -337,6 +341,37 @@ def audit_checkpoint(as_json: JsonOpt = False) -> None:
         as_json,
         {"written": True, "at": record["at"], "rows": rows, "file": str(path)},
         f"checkpoint of {len(record['heads'])} chains ({rows} rows) at {record['at']} -> {path}",
+    )
+
+
+@retention_cli.command("run")
+def retention_run(
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Delete for real (default: dry run).")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List (dry run) or delete stale draft referrals and long-ended records; the access
+    log keeps a row for each removal."""
+    from datetime import UTC, datetime
+
+    from app.services import retention
+
+    settings = get_settings()
+    now = datetime.now(UTC)
+    with _session() as session:
+        if apply:
+            found = retention.run(session, now, settings)
+            session.commit()
+        else:
+            found = retention.plan(session, now, settings)
+    payload = {"applied": apply, **found}
+    verb = "removed" if apply else "would remove"
+    _emit(
+        as_json,
+        payload,
+        f"{verb} {len(found['participants'])} participant record(s) and "
+        f"{len(found['draft_referrals'])} draft referral(s)",
     )
 
 

@@ -19,6 +19,7 @@ from app.routers import (
     auth,
     break_glass,
     directory,
+    governance,
     health,
     notices,
     participants,
@@ -28,6 +29,7 @@ from app.routers import (
     referrals,
     release,
     sharing,
+    statistics,
     timeline,
 )
 from app.sharing.checkpoints import checkpoint_lifespan
@@ -86,6 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         directory,
         referrals,
         release,
+        governance,
+        statistics,
     ):
         app.include_router(module.router)
     app.include_router(appointments.worklists)

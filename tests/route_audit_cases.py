@@ -949,3 +949,7 @@ def _outbox_page(w: RouteWorld) -> Call:
 def _participants_phase(w: RouteWorld) -> Call:
     params = {"phase": "in_prison"}
     return Call("GET", "/api/v1/participants", w.h(w.cmht), 200, {}, params=params)
+
+
+# Registers the governance routes' cases (issue 14).
+import tests.route_audit_cases_governance  # noqa: E402, F401

@@ -88,6 +88,20 @@ ROUTES: dict[tuple[str, str], Entry] = {
         note="consent, protocol and grant ids and reasons such as consent_withdrawn",
     ),
     ("GET", f"{P}/disclosures"): _e("authenticated", "yes", "audit:read"),
+    # governance (issue 14): restrictions, objections, restricted records, subject access
+    ("GET", f"{P}/restrictions"): _e("authenticated", "yes", "consents:read"),
+    ("POST", f"{P}/restrictions"): _e("authenticated", "yes", "consents:write"),
+    ("POST", f"{P}/restrictions/{{restriction_id}}/lift"): _e(
+        "authenticated", "yes", "consents:write"
+    ),
+    ("POST", "/api/v1/objections/{objection_id}/decide"): _e(
+        "authenticated", "yes", "governance:decide"
+    ),
+    ("PUT", f"{P}/restricted-record"): _e("admin", "yes", "admin"),
+    ("GET", f"{P}/subject-access"): _e("authenticated", "yes", "audit:read"),
+    ("GET", "/api/v1/statistics"): _e(
+        "authenticated", "no", "statistics:read", note="suppressed counts only"
+    ),
     # break-glass
     ("POST", f"{P}/break-glass"): _e("authenticated", "yes", "break_glass"),
     ("GET", "/api/v1/break-glass"): _e(

@@ -20,6 +20,8 @@ class Scope(StrEnum):
     break_glass = "break_glass"
     directory_write = "directory:write"
     admin = "admin"
+    governance_decide = "governance:decide"
+    statistics_read = "statistics:read"
 
 
 ALL_SCOPES: frozenset[str] = frozenset(s.value for s in Scope)
@@ -59,6 +61,17 @@ ROLE_SCOPES: dict[Role, frozenset[str]] = {
             Scope.audit_read,
         }
     ),
+    # Separation of duties: the information-governance lead decides objections and reads
+    # what explains them, and is not the organisation's administrator.
+    Role.governance_lead: frozenset(
+        {
+            Scope.participants_read,
+            Scope.consents_read,
+            Scope.audit_read,
+            Scope.governance_decide,
+        }
+    ),
+    Role.commissioner: frozenset({Scope.statistics_read}),
 }
 
 BREAK_GLASS_ROLES = frozenset({Role.practitioner, Role.supervisor})

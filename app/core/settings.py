@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     break_glass_minutes: int = Field(default=60, ge=1, le=24 * 60)
     break_glass_min_justification: int = Field(default=40, ge=10)
     directory_stale_days: int = Field(default=90, ge=1)
+    # Statistics: a count below this is reported as suppressed (docs/governance.md).
+    # Retention (`throughcare retention run`): draft referrals untouched this many days are
+    # deleted; the records of people whose intervention ended this many years ago purged.
+    retention_draft_referral_days: int = Field(default=90, ge=1)
+    retention_ended_years: int = Field(default=6, ge=1, le=100)
+    statistics_suppression_threshold: int = Field(default=5, ge=1, le=1000)
     # A submitted referral not accepted or declined within this many hours is overdue.
     referral_response_hours_routine: int = Field(default=240, ge=1)
     referral_response_hours_soon: int = Field(default=72, ge=1)

@@ -39,6 +39,8 @@ class Role(StrEnum):
     org_admin = "org_admin"
     system_admin = "system_admin"
     participant = "participant"
+    governance_lead = "governance_lead"  # decides objections (docs/governance.md)
+    commissioner = "commissioner"  # statistics without personal data only
 
 
 class OrganisationBase(SQLModel):

@@ -11,6 +11,7 @@ from app.models.organisation import Organisation
 from app.models.participant import Participant
 from app.models.sharing import SharingProtocol
 from app.services.participants import IDENTIFIER_MATCH
+from app.services.restrictions import governance_texts
 from app.sharing import policy
 from app.sharing.gate import SharingGate
 from app.sharing.visibility import is_current_lead
@@ -109,13 +110,17 @@ def disclosure_log(
         if protocol_ids
         else {}
     )
+    # Restrictions and objection outcomes are told to the person in their own words.
+    governance = governance_texts(gate, rows, orgs, _words)
     entries = []
     for row in rows:
         org_name = (
             orgs.get(row.actor_org_id, "An organisation") if row.actor_org_id else "Throughcare"
         )
         when = f"{row.occurred_at.day} {row.occurred_at:%B %Y}"
-        if row.action == IDENTIFIER_MATCH:
+        if row.seq in governance:
+            text = governance[row.seq]
+        elif row.action == IDENTIFIER_MATCH:
             text = (
                 f"{org_name} tried to register someone with an NHS, prison or probation "
                 "number already in your record, so learned that you are known to "

@@ -1,6 +1,7 @@
 """The sharing decision: one pure function from plain facts to Allow(basis) or Deny(reason).
 
 Rules (DESIGN.md, "The sharing decision"), in the order they are applied:
+  0. A restricted record exists only for the organisations it names (docs/governance.md).
   6. A participant token sees only its own record, and only the self-service categories.
   1. The source organisation always sees its own records.
   2. Otherwise a legitimate relationship is needed: an active care-team membership, or an
@@ -8,6 +9,9 @@ Rules (DESIGN.md, "The sharing decision"), in the order they are applied:
   3. An active protocol must cover source -> recipient for the category and purpose.
   4. If that protocol's basis is consent, an active consent must cover category, recipient
      and purpose.
+  4a. A restriction of the person naming the category and the caller (its organisation, its
+     kind, or anyone outside the lead) sets aside every consent-based protocol, and the
+     protocols on another lawful basis once its objection is upheld (docs/decisions/0006).
   5. Failing 3-4, an unexpired break-glass grant of the caller naming the category allows it.
 Nothing here touches the database, the clock or the request: callers pass `now`.
 """
@@ -78,6 +82,21 @@ class GrantFacts:
 
 
 @dataclass(frozen=True)
+class RestrictionFacts:
+    """The person's "never share these categories with ..." and the state of its objection."""
+
+    restriction_id: uuid.UUID
+    objection_id: uuid.UUID
+    categories: frozenset[str]
+    target: str  # organisation | org_kind | outside_lead
+    target_org_id: uuid.UUID | None
+    target_org_kind: str | None
+    recorded_at: datetime
+    lifted_at: datetime | None
+    objection_status: str  # pending | upheld | not_upheld
+
+
+@dataclass(frozen=True)
 class ParticipantFacts:
     """What is known about one participant, relative to one calling organisation."""
 
@@ -87,6 +106,9 @@ class ParticipantFacts:
     protocols: tuple[ProtocolFacts, ...] = ()
     consents: tuple[ConsentFacts, ...] = ()
     grants: tuple[GrantFacts, ...] = ()
+    restrictions: tuple[RestrictionFacts, ...] = ()
+    caller_leads: bool = False  # the caller's organisation holds an active lead membership
+    record_closed: bool = False  # a restricted record that does not name the caller's org
 
     @property
     def related(self) -> bool:
@@ -188,6 +210,62 @@ def _consent_reason(
     return "no_consent"
 
 
+def restriction_applies(
+    restriction: RestrictionFacts,
+    category: str,
+    caller: CallerFacts,
+    caller_leads: bool,
+    now: datetime,
+) -> bool:
+    """A restriction in force at `now` naming the category and the caller."""
+    if restriction.recorded_at > now or category not in restriction.categories:
+        return False
+    if restriction.lifted_at is not None and restriction.lifted_at <= now:
+        return False
+    if restriction.target == "organisation":
+        return restriction.target_org_id == caller.org_id
+    if restriction.target == "org_kind":
+        return restriction.target_org_kind == caller.org_kind
+    return restriction.target == "outside_lead" and not caller_leads
+
+
+def _apply_restrictions(
+    protocols: list[ProtocolFacts],
+    facts: ParticipantFacts,
+    category: str,
+    caller: CallerFacts,
+    now: datetime,
+    trace: list[str],
+) -> list[ProtocolFacts]:
+    """The protocols that still apply once the person's restrictions are taken into account."""
+    applying = sorted(
+        (
+            r
+            for r in facts.restrictions
+            if restriction_applies(r, category, caller, facts.caller_leads, now)
+        ),
+        key=lambda r: str(r.restriction_id),
+    )
+    if not applying:
+        return protocols
+    for r in applying:
+        trace.append(
+            f"rule 4a: restriction {r.restriction_id} of the person keeps {category} "
+            "from the caller; consent-based protocols do not apply"
+        )
+    upheld = [r for r in applying if r.objection_status == "upheld"]
+    if upheld:
+        trace.append(
+            f"rule 4a: objection {upheld[0].objection_id} upheld; "
+            "protocols on another lawful basis do not apply either"
+        )
+        return []
+    if any(p.lawful_basis != "consent" for p in protocols):
+        states = ", ".join(f"{r.objection_id} {r.objection_status}" for r in applying)
+        trace.append(f"rule 4a: objection {states}: protocols on another lawful basis apply")
+    return [p for p in protocols if p.lawful_basis != "consent"]
+
+
 def _break_glass(
     facts: ParticipantFacts,
     category: str,
@@ -224,6 +302,11 @@ def decide(
             "ask_your_practitioner",
             ("rule 6: this category is not in self-service; ask your practitioner",),
         )
+    if facts.record_closed:
+        return Deny(
+            "restricted_record",
+            ("rule 0: a restricted record, open only to the organisations it names",),
+        )
     if source_org_id == caller.org_id:
         return Allow("own_record", trace=("rule 1: recorded by the caller's organisation",))
     trace.append("rule 1: recorded by another organisation")
@@ -254,6 +337,9 @@ def decide(
             reason = "purpose_not_covered"
         trace.append(f"rule 3: {reason.replace('_', ' ')}")
         return _break_glass(facts, category, caller, now, trace, reason)
+    for_purpose = _apply_restrictions(for_purpose, facts, category, caller, now, trace)
+    if not for_purpose:
+        return _break_glass(facts, category, caller, now, trace, "restricted_by_person")
     for protocol in sorted(for_purpose, key=lambda p: (str(p.protocol_id), p.version)):
         if protocol.lawful_basis != "consent":
             trace.append(

@@ -20,6 +20,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
+    exists,
     literal_column,
     null,
     or_,
@@ -31,6 +32,7 @@ from sqlmodel import Session
 
 from app.auth.caller import Caller
 from app.models.break_glass import BreakGlassGrant
+from app.models.governance import RestrictedRecord, RestrictedRecordOrg, Restriction
 from app.models.organisation import Organisation
 from app.models.participant import CareTeamMember
 from app.models.referral import OPEN_FOR_RECIPIENT, Referral
@@ -41,6 +43,7 @@ from app.sharing.decision import (
     GrantFacts,
     ParticipantFacts,
     ProtocolFacts,
+    RestrictionFacts,
 )
 from app.sharing.fastsql import Prepared
 
@@ -56,6 +59,9 @@ _consents = _table(Consent)
 _grants = _table(BreakGlassGrant)
 _protocols = _table(SharingProtocol)
 _orgs = _table(Organisation)
+_restrictions = _table(Restriction)
+_restricted = _table(RestrictedRecord)
+_restricted_orgs = _table(RestrictedRecordOrg)
 
 _OPEN_STATUSES = [str(s) for s in OPEN_FOR_RECIPIENT]
 
@@ -143,7 +149,7 @@ def _branch(tag: str, source: Any, **columns: Any) -> Any:
 @lru_cache(maxsize=256)
 def _facts_union_sql(n: int, with_protocols: bool) -> Prepared:
     branches = [
-        _branch("care", _care, pid=_care.c.participant_id).where(
+        _branch("care", _care, pid=_care.c.participant_id, s1=_care.c.role).where(
             _ids_in(_care.c.participant_id, "p", n),
             _care.c.organisation_id == bindparam("org"),
             _care.c.since <= bindparam("now"),
@@ -181,6 +187,33 @@ def _facts_union_sql(n: int, with_protocols: bool) -> Prepared:
             _ids_in(_grants.c.participant_id, "p", n),
             _grants.c.actor == bindparam("actor"),
             _grants.c.expires_at > bindparam("now"),
+        ),
+        # Read afresh on every request (no cache): a restriction applies on the next one.
+        _branch(
+            "restriction",
+            _restrictions,
+            pid=_restrictions.c.participant_id,
+            id=_restrictions.c.id,
+            u2=_restrictions.c.objection_id,
+            j1=_restrictions.c.categories,
+            s1=_restrictions.c.target,
+            u1=_restrictions.c.target_org_id,
+            s2=_restrictions.c.target_org_kind,
+            s3=_restrictions.c.objection_status,
+            t1=_restrictions.c.recorded_at,
+            t3=_restrictions.c.lifted_at,
+        ).where(
+            _ids_in(_restrictions.c.participant_id, "p", n),
+            or_(_restrictions.c.lifted_at.is_(None), _restrictions.c.lifted_at > bindparam("now")),
+        ),
+        # A restricted record that does not name the caller's organisation.
+        _branch("closed", _restricted, pid=_restricted.c.participant_id).where(
+            _ids_in(_restricted.c.participant_id, "p", n),
+            _restricted.c.restricted.is_(True),
+            ~exists().where(
+                _restricted_orgs.c.participant_id == _restricted.c.participant_id,
+                _restricted_orgs.c.org_id == bindparam("org"),
+            ),
         ),
     ]
     if with_protocols:
@@ -305,6 +338,9 @@ def load_facts(
     }
     rows = _facts_union_sql(len(ids), protocols is None).run(_connection(session), params)
     care: set[uuid.UUID] = set()
+    leads: set[uuid.UUID] = set()
+    closed: set[uuid.UUID] = set()
+    restrictions: dict[uuid.UUID, list[RestrictionFacts]] = {}
     referral_categories: dict[uuid.UUID, set[str]] = {}
     consents: dict[uuid.UUID, list[ConsentFacts]] = {}
     grants: dict[uuid.UUID, list[GrantFacts]] = {}
@@ -312,6 +348,24 @@ def load_facts(
     for kind, pid, id_, j1, j2, j3, j4, t1, t2, t3, s1, s2, s3, s4, u1, u2, d1, d2, n1 in rows:
         if kind == "care":
             care.add(pid)
+            if s1 == "lead":
+                leads.add(pid)
+        elif kind == "closed":
+            closed.add(pid)
+        elif kind == "restriction":
+            restrictions.setdefault(pid, []).append(
+                RestrictionFacts(
+                    restriction_id=id_,
+                    objection_id=u2,
+                    categories=frozenset(j1),
+                    target=str(s1),
+                    target_org_id=u1,
+                    target_org_kind=str(s2) if s2 else None,
+                    recorded_at=t1,
+                    lifted_at=t3,
+                    objection_status=str(s3),
+                )
+            )
         elif kind == "referral":
             referral_categories.setdefault(pid, set()).update(j1)
         elif kind == "consent":
@@ -336,6 +390,9 @@ def load_facts(
             protocols=protocols,
             consents=tuple(consents.get(pid, ())),
             grants=tuple(grants.get(pid, ())),
+            restrictions=tuple(restrictions.get(pid, ())),
+            caller_leads=pid in leads,
+            record_closed=pid in closed,
         )
         for pid in ids
     }

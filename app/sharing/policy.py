@@ -87,7 +87,14 @@ _STAFF_ONLY_DETAIL = {
 
 # Roles that act for an organisation on its records (everyone but the participant).
 _STAFF_ROLES = frozenset(
-    {Role.practitioner, Role.supervisor, Role.org_admin, Role.system_admin, PARTNER_ROLE}
+    {
+        Role.practitioner,
+        Role.supervisor,
+        Role.org_admin,
+        Role.system_admin,
+        Role.governance_lead,
+        PARTNER_ROLE,
+    }
 )
 _CARE_TEAM_ROLES = frozenset({Role.practitioner, Role.supervisor, Role.org_admin, PARTNER_ROLE})
 _REVIEWER_ROLES = frozenset({Role.supervisor, Role.org_admin})
@@ -249,6 +256,55 @@ def may_read_disclosure_log(
     )
 
 
+def may_record_restriction(
+    actor: Actor, *, participant_id: uuid.UUID, source_org_id: uuid.UUID, care_team: bool
+) -> Verdict:
+    """Record or lift a restriction: the person themself, or their care team (with them)."""
+    if actor.is_participant:
+        if actor.participant_id == participant_id:
+            return ALLOWED
+        return Refusal("not_own_record", "No such participant.", hide=True)
+    if actor.role in _CARE_TEAM_ROLES and (source_org_id == actor.org_id or care_team):
+        return ALLOWED
+    return Refusal(
+        "not_recorder_or_care_team",
+        "Only the participant or their care team records or lifts a restriction.",
+    )
+
+
+def may_decide_objection(actor: Actor, *, is_lead: bool) -> Verdict:
+    """Objections are decided by an information-governance lead of the lead organisation."""
+    if actor.role == Role.governance_lead and actor.token_type == USER_TOKEN and is_lead:
+        return ALLOWED
+    return Refusal(
+        "not_governance_lead",
+        "Only an information-governance lead of the lead organisation decides objections.",
+    )
+
+
+def may_restrict_record(actor: Actor, *, is_lead: bool) -> Verdict:
+    """Restrict a record (or lift it): the lead organisation's administrator, by name."""
+    if actor.role == Role.org_admin and actor.token_type == USER_TOKEN and is_lead:
+        return ALLOWED
+    return Refusal(
+        "not_lead_admin", "Only the lead organisation's administrator restricts a record."
+    )
+
+
+def may_read_subject_access(actor: Actor, *, participant_id: uuid.UUID, is_lead: bool) -> Verdict:
+    """Subject access: the lead organisation's administrator, or the person (bounded)."""
+    if actor.is_participant:
+        if actor.participant_id == participant_id:
+            return ALLOWED
+        return Refusal("not_own_record", "No such participant.", hide=True)
+    if actor.role == Role.org_admin and actor.token_type == USER_TOKEN and is_lead:
+        return ALLOWED
+    return Refusal(
+        "not_lead_admin",
+        "Subject access is answered by the lead organisation's administrator.",
+    )
+
+
 def may_break_glass(actor: Actor) -> Verdict:
     """Emergency access: practitioners and supervisors, as named people (user tokens)."""
     if actor.token_type == USER_TOKEN and actor.role in BREAK_GLASS_ROLES:
@@ -348,6 +404,8 @@ ROLE_RANK: dict[str, int] = {
     Role.supervisor: 2,
     Role.org_admin: 3,
     Role.system_admin: 4,
+    Role.governance_lead: 2,
+    Role.commissioner: 1,
 }
 CLIENT_RANK = ROLE_RANK[Role.org_admin]
 

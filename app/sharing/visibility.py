@@ -23,6 +23,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import col, select
 
 from app.auth.caller import Caller
+from app.models.governance import RestrictedRecord, RestrictedRecordOrg
 from app.models.organisation import Organisation
 from app.models.participant import CareRole, CareTeamMember, Participant
 from app.models.referral import OPEN_FOR_RECIPIENT, Referral, ReferralStatus
@@ -58,6 +59,21 @@ def is_current_lead(
     return org_id in lead_org_ids(session, participant_id, now)
 
 
+def record_open_to(participant_id: Any, org: Any) -> ColumnElement[bool]:
+    """Not a restricted record, or one naming the organisation (issue 14): a restricted
+    record exists for nobody else, whatever the protocols, care team or referrals say."""
+    return or_(
+        ~exists().where(
+            col(RestrictedRecord.participant_id) == participant_id,
+            col(RestrictedRecord.restricted).is_(True),
+        ),
+        exists().where(
+            col(RestrictedRecordOrg.participant_id) == participant_id,
+            col(RestrictedRecordOrg.org_id) == org,
+        ),
+    )
+
+
 def member_of(org: Any, now: Any) -> ColumnElement[bool]:
     """Care-team rows that relate `org` to their participant: a membership in force."""
     return and_(col(CareTeamMember.organisation_id) == org, membership_in_force(now))
@@ -77,11 +93,16 @@ def related_to(
 
     Columns and values may be literals or bind parameters (the prepared statements below).
     """
-    return or_(
-        source_org_id == org,
-        exists().where(col(CareTeamMember.participant_id) == participant_id, member_of(org, now)),
-        exists().where(
-            col(Referral.participant_id) == participant_id, referred_to(org, open_statuses)
+    return and_(
+        record_open_to(participant_id, org),
+        or_(
+            source_org_id == org,
+            exists().where(
+                col(CareTeamMember.participant_id) == participant_id, member_of(org, now)
+            ),
+            exists().where(
+                col(Referral.participant_id) == participant_id, referred_to(org, open_statuses)
+            ),
         ),
     )
 
@@ -125,7 +146,9 @@ def caseload_page(
         return stmt if cond is None else stmt.where(cond)
     org = caller.org_id
     id_only = [k.key for k in keys] == ["id"] and not where
-    own = select(*keys).where(col(Participant.source_org_id) == org)
+    own = select(*keys).where(
+        col(Participant.source_org_id) == org, record_open_to(col(Participant.id), org)
+    )
     branches: list[tuple[Any, Sequence[Any]]] = [(own, keys)]
     relationships: list[tuple[Any, Any, ColumnElement[bool]]] = [
         (CareTeamMember, CareTeamMember.participant_id, member_of(org, now)),
@@ -142,6 +165,9 @@ def caseload_page(
                 table, Participant, col(Participant.id) == participant_id
             )
             stmt = stmt.where(related)
+        # A restricted record not naming the organisation, before the branch's LIMIT so a
+        # page is never cut short by rows filtered afterwards (issue 14).
+        stmt = stmt.where(record_open_to(col(participant_id), org))
         branches.append((stmt, rel_keys))
     parts = []
     for stmt, branch_keys in branches:

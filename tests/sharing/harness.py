@@ -174,7 +174,9 @@ def register(
         id=pid,
         source=actor.org,
         values=stored,
-        memberships=[MembershipFact(actor.org.id, since=utc_now() - timedelta(seconds=5))],
+        memberships=[
+            MembershipFact(actor.org.id, since=utc_now() - timedelta(seconds=5), lead=True)
+        ],
     )
     built.participants.append(facts)
     built.log.append(
@@ -199,7 +201,7 @@ def end_lead_membership(built: Built, p: ParticipantFacts) -> None:
         built.session.add(row)
     built.session.commit()
     p.memberships = [
-        MembershipFact(m.org_id, utc_now() - timedelta(days=10), until)
+        MembershipFact(m.org_id, utc_now() - timedelta(days=10), until, lead=m.lead)
         if m.org_id == p.source.id
         else m
         for m in p.memberships

@@ -20,6 +20,13 @@ The six rules, as read here:
    the purpose. Any one protocol that allows (with its consent when needed) suffices.
 5. An unexpired break-glass grant of the caller (the actor who broke the glass) allows
    the categories it names, on a participant the caller has a relationship with.
+4a. (Issue 14, the person's restrictions.) A restriction of the person, from when it is
+   recorded until it is lifted, names categories and a recipient: an organisation, an
+   organisation kind, or anyone outside the lead (an organisation without an active lead
+   care-team membership). For a recipient it names it sets aside every consent-based
+   protocol at once; a protocol on another lawful basis still applies until the
+   restriction's objection is upheld. It does not touch the recorder's own records
+   (rule 1) or break-glass (rule 5, risk to life, reviewed).
 6. A participant token sees its own participant only; every other participant is 404.
    Rule 6 lists "their own plan, appointments, referrals and disclosure log"; it does not
    say the person is kept from their own identity, contact or custody details (their own
@@ -58,6 +65,7 @@ class MembershipFact:
     org_id: uuid.UUID
     since: datetime
     until: datetime | None = None
+    lead: bool = False
 
     def active(self, now: datetime) -> bool:
         return self.since <= now and (self.until is None or self.until > now)
@@ -145,6 +153,23 @@ class GrantFact:
         return self.expires_at > now
 
 
+@dataclass(frozen=True)
+class RestrictionFact:
+    categories: frozenset[str]
+    org_id: uuid.UUID | None = None  # "never share with this organisation"
+    org_kind: str | None = None  # "... with this kind of organisation"
+    outside_lead: bool = False  # "... with anyone outside the lead"
+    lifted: bool = False
+    objection: str = "pending"  # pending | upheld | not_upheld
+
+    def names(self, org: OrgFact, category: str, org_leads: bool) -> bool:
+        if self.lifted or category not in self.categories:
+            return False
+        if self.outside_lead:
+            return not org_leads
+        return org.id == self.org_id or (self.org_kind is not None and org.kind == self.org_kind)
+
+
 @dataclass
 class ParticipantFacts:
     """What the test knows about one participant (and what it stored)."""
@@ -156,6 +181,7 @@ class ParticipantFacts:
     referrals: list[ReferralFact] = field(default_factory=list)
     consents: list[ConsentFact] = field(default_factory=list)
     grants: list[GrantFact] = field(default_factory=list)
+    restrictions: list[RestrictionFact] = field(default_factory=list)
 
 
 @dataclass
@@ -215,6 +241,14 @@ def decide_category(
     ]
     if not matching:
         return False, "no_protocol"
+    leads = any(m.org_id == org.id and m.lead and m.active(now) for m in p.memberships)
+    naming = [r for r in p.restrictions if r.names(org, category, leads)]
+    if naming:
+        if any(r.objection == "upheld" for r in naming):
+            return False, "restricted"
+        matching = [pr for pr in matching if pr.lawful_basis in NON_CONSENT_BASES]
+        if not matching:
+            return False, "restricted"
     for pr in matching:
         if pr.lawful_basis in NON_CONSENT_BASES:
             return True, f"protocol:{pr.lawful_basis}"

@@ -2,7 +2,8 @@
 
 Each hypothesis example builds its own world (fresh organisations, one or two
 participants, care-team memberships in several states, protocols, consents, referrals,
-break-glass grants) inside its own rolled-back transaction, then reads every participant
+break-glass grants, the person's restrictions and their objections' outcomes) inside
+its own rolled-back transaction, then reads every participant
 as every organisation (and as the participant) and checks:
 
 (a) existence: 404 vs 200, and presence in the list;
@@ -20,7 +21,7 @@ ORACLE_EXAMPLES=200 runs more examples; ORACLE_SHRINK=1 shrinks a failure.
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -50,6 +51,7 @@ from tests.sharing.harness import (
     rolled_back,
     utc_now,
 )
+from tests.sharing.harness_governance import RESTRICTION_STATES, add_restriction
 from tests.sharing.oracle import (
     decide_participant,
     decide_participant_self,
@@ -94,6 +96,7 @@ class ParticipantSpec:
     referrals: list[tuple[int, int, str, set[str]]]
     consents: list[tuple[set[str], set[int], set[str], set[str], str]]
     self_org: int
+    restrictions: list[tuple[set[str], tuple[str, Any], str, bool]] = field(default_factory=list)
 
 
 @dataclass
@@ -169,6 +172,21 @@ def worlds(draw: st.DrawFn) -> WorldSpec:
                     )
                 ),
                 self_org=draw(org_i),
+                restrictions=draw(
+                    st.lists(
+                        st.tuples(
+                            categories_st,
+                            st.one_of(
+                                st.tuples(st.just("org"), org_i),
+                                st.tuples(st.just("kind"), kind_st),
+                                st.tuples(st.just("outside_lead"), st.none()),
+                            ),
+                            st.sampled_from(RESTRICTION_STATES),
+                            st.booleans(),
+                        ),
+                        max_size=2,
+                    )
+                ),
             )
         )
     # Protocols mostly from a registrar to an organisation with some relationship (so
@@ -270,6 +288,8 @@ def build(client: TestClient, built: Built, spec: WorldSpec) -> None:
             add_consent(client, built, p, cats, ids, kinds, purposes, state)
         if pspec.lead_ended:
             end_lead_membership(built, p)
+        for cats, target, state, by_person in pspec.restrictions:
+            add_restriction(client, built, p, cats, target, state, by_person)
     for org_index, p_index, cats, expire in spec.grants:
         p = built.participants[p_index]
         actor = built.actors[org_index]

@@ -77,6 +77,124 @@ CASES: list[Case] = [
         lambda: policy.may_write_record(PARTICIPANT, source_org_id=OWN, care_team=True),
         "participant_token",
     ),
+    # the person's restrictions: the person, or the recorder / care team
+    (
+        "person restricts own record",
+        lambda: policy.may_record_restriction(
+            PARTICIPANT, participant_id=PID, source_org_id=OTHER, care_team=False
+        ),
+        None,
+    ),
+    (
+        "person restricts another's record",
+        lambda: policy.may_record_restriction(
+            PARTICIPANT, participant_id=OTHER_PID, source_org_id=OWN, care_team=True
+        ),
+        "not_own_record",
+    ),
+    (
+        "care team records a restriction",
+        lambda: policy.may_record_restriction(
+            PARTNER, participant_id=PID, source_org_id=OTHER, care_team=True
+        ),
+        None,
+    ),
+    (
+        "recorder records a restriction",
+        lambda: policy.may_record_restriction(
+            PRACTITIONER, participant_id=PID, source_org_id=OWN, care_team=False
+        ),
+        None,
+    ),
+    (
+        "stranger records a restriction",
+        lambda: policy.may_record_restriction(
+            PRACTITIONER, participant_id=PID, source_org_id=OTHER, care_team=False
+        ),
+        "not_recorder_or_care_team",
+    ),
+    (
+        "governance lead records a restriction",
+        lambda: policy.may_record_restriction(
+            actor("governance_lead"), participant_id=PID, source_org_id=OWN, care_team=True
+        ),
+        "not_recorder_or_care_team",
+    ),
+    # objections: the lead organisation's information-governance lead, as a named person
+    (
+        "lead org's governance lead decides",
+        lambda: policy.may_decide_objection(actor("governance_lead"), is_lead=True),
+        None,
+    ),
+    (
+        "other org's governance lead decides",
+        lambda: policy.may_decide_objection(actor("governance_lead"), is_lead=False),
+        "not_governance_lead",
+    ),
+    (
+        "lead org's admin decides",
+        lambda: policy.may_decide_objection(ORG_ADMIN, is_lead=True),
+        "not_governance_lead",
+    ),
+    (
+        "client with the role name decides",
+        lambda: policy.may_decide_objection(
+            actor("governance_lead", token_type="client", user_id=None), is_lead=True
+        ),
+        "not_governance_lead",
+    ),
+    (
+        "participant decides own objection",
+        lambda: policy.may_decide_objection(PARTICIPANT, is_lead=True),
+        "not_governance_lead",
+    ),
+    # restricted records: the lead organisation's administrator, by name
+    ("lead admin restricts", lambda: policy.may_restrict_record(ORG_ADMIN, is_lead=True), None),
+    (
+        "other org's admin restricts",
+        lambda: policy.may_restrict_record(ORG_ADMIN, is_lead=False),
+        "not_lead_admin",
+    ),
+    (
+        "lead practitioner restricts",
+        lambda: policy.may_restrict_record(PRACTITIONER, is_lead=True),
+        "not_lead_admin",
+    ),
+    (
+        "lead's client restricts",
+        lambda: policy.may_restrict_record(
+            actor("org_admin", token_type="client", user_id=None), is_lead=True
+        ),
+        "not_lead_admin",
+    ),
+    # subject access: the lead organisation's administrator, or the person (bounded)
+    (
+        "lead admin reads subject access",
+        lambda: policy.may_read_subject_access(ORG_ADMIN, participant_id=PID, is_lead=True),
+        None,
+    ),
+    (
+        "other admin reads subject access",
+        lambda: policy.may_read_subject_access(ORG_ADMIN, participant_id=PID, is_lead=False),
+        "not_lead_admin",
+    ),
+    (
+        "lead practitioner reads subject access",
+        lambda: policy.may_read_subject_access(PRACTITIONER, participant_id=PID, is_lead=True),
+        "not_lead_admin",
+    ),
+    (
+        "person reads own subject access",
+        lambda: policy.may_read_subject_access(PARTICIPANT, participant_id=PID, is_lead=False),
+        None,
+    ),
+    (
+        "person reads another's subject access",
+        lambda: policy.may_read_subject_access(
+            PARTICIPANT, participant_id=OTHER_PID, is_lead=False
+        ),
+        "not_own_record",
+    ),
     # consent withdrawal
     (
         "person withdraws own consent",
