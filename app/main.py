@@ -15,6 +15,7 @@ from app.routers import (
     auth,
     break_glass,
     directory,
+    events,
     health,
     notices,
     participants,
@@ -25,6 +26,7 @@ from app.routers import (
     release,
     sharing,
     timeline,
+    webhooks,
 )
 
 API_DESCRIPTION = """
@@ -80,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         directory,
         referrals,
         release,
+        webhooks,
+        events,
     ):
         app.include_router(module.router)
     app.include_router(appointments.worklists)

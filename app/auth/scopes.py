@@ -20,6 +20,9 @@ class Scope(StrEnum):
     break_glass = "break_glass"
     directory_write = "directory:write"
     admin = "admin"
+    webhooks_manage = "webhooks:manage"
+    events_read = "events:read"
+    movements_write = "movements:write"
 
 
 ALL_SCOPES: frozenset[str] = frozenset(s.value for s in Scope)
@@ -43,7 +46,8 @@ _PRACTICE = frozenset(
 ROLE_SCOPES: dict[Role, frozenset[str]] = {
     Role.practitioner: _PRACTICE | {Scope.break_glass},
     Role.supervisor: _PRACTICE | {Scope.break_glass},
-    Role.org_admin: _PRACTICE | {Scope.directory_write, Scope.admin},
+    Role.org_admin: _PRACTICE
+    | {Scope.directory_write, Scope.admin, Scope.webhooks_manage, Scope.events_read},
     Role.system_admin: frozenset({Scope.admin, Scope.directory_write, Scope.audit_read}),
     Role.participant: frozenset(
         {

@@ -25,6 +25,7 @@ from app.models.appointment import (
 from app.models.base import utcnow
 from app.models.listing import RecordPage
 from app.models.organisation import Organisation
+from app.services.outbox import emit
 from app.services.plan import merge_withheld
 from app.services.record_pages import gated_record_page
 from app.sharing import policy
@@ -150,6 +151,7 @@ def create_appointment(
     )
     gate.session.add(appointment)
     gate.session.flush()
+    emit(gate, "appointment.booked", participant_id, {"appointment_id": appointment.id})
     gate.wrote(
         participant_id,
         [Category.appointments],
@@ -223,6 +225,13 @@ def update_appointment(
     appointment.updated_at = utcnow()
     gate.session.add(appointment)
     gate.session.flush()
+    emit(
+        gate,
+        "appointment.attendance_recorded" if "attendance" in changes else "appointment.changed",
+        participant_id,
+        {"appointment_id": appointment.id},
+        source_org_id=appointment.source_org_id,
+    )
     gate.wrote(
         participant_id,
         [Category.appointments],

@@ -14,6 +14,7 @@ from app.core.errors import Conflict, NotFound, Unprocessable
 from app.models.organisation import Organisation
 from app.models.participant import Participant
 from app.models.sharing import Consent, ConsentCreate, ConsentWithdraw
+from app.services.outbox import emit
 from app.sharing import policy
 from app.sharing.gate import SharingGate
 
@@ -126,6 +127,7 @@ def record_consent(
     )
     gate.session.add(consent)
     gate.session.flush()
+    emit(gate, "consent.given", participant.id, {"consent_id": consent.id})
     gate.wrote(
         participant.id, [], action="record_consent", resource="consent", resource_id=str(consent.id)
     )
@@ -160,6 +162,13 @@ def withdraw_consent(
     consent.withdrawn_by = caller.subject
     gate.session.add(consent)
     gate.session.flush()
+    emit(
+        gate,
+        "consent.withdrawn",
+        participant.id,
+        {"consent_id": consent.id},
+        source_org_id=consent.source_org_id,
+    )
     gate.wrote(
         participant.id,
         [],

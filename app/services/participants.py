@@ -22,6 +22,7 @@ from app.models.participant import (
     Phase,
 )
 from app.services.filtered_pages import paginate_kept
+from app.services.outbox import emit_custody_changes
 from app.sharing import policy
 from app.sharing.categories import Category
 from app.sharing.fields import categories_of
@@ -165,6 +166,7 @@ def update_participant(
     if "lead_practitioner_id" in changes:
         _check_lead_practitioner(gate, participant, changes["lead_practitioner_id"])
     _identifier_clash(gate, changes, participant.id)
+    emit_custody_changes(gate, participant, changes)
     for name, value in changes.items():
         setattr(participant, name, value)
     participant.version += 1

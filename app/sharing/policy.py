@@ -291,3 +291,23 @@ def may_edit_service(actor: Actor, *, provider_org_id: uuid.UUID) -> Verdict:
 def is_staff_role(role: str) -> bool:
     """True for roles that act for an organisation (not a participant's own account)."""
     return role in _STAFF_ROLES
+
+
+_WEBHOOK_ROLES = frozenset({Role.org_admin, PARTNER_ROLE})
+
+
+def may_manage_webhooks(actor: Actor) -> Verdict:
+    """Webhook subscriptions and the event feed: the organisation's admin or its systems."""
+    if actor.role in _WEBHOOK_ROLES:
+        return ALLOWED
+    return Refusal(
+        "not_org_admin_or_partner",
+        "Webhooks are managed by the organisation's admin or its partner systems.",
+    )
+
+
+def may_use_subscription(actor: Actor, *, subscription_org_id: uuid.UUID) -> Verdict:
+    """A subscription (and its deliveries) exists only for its own organisation."""
+    if actor.org_id == subscription_org_id:
+        return ALLOWED
+    return Refusal("other_organisation", "No such subscription.", hide=True)

@@ -397,6 +397,29 @@ CASES: list[Case] = [
         lambda: policy.may_change_categories(["contact"]),
         "category_withheld",
     ),
+    # webhooks: the organisation's admin or its partner systems, own subscriptions only
+    ("org admin manages webhooks", lambda: policy.may_manage_webhooks(ORG_ADMIN), None),
+    ("partner manages webhooks", lambda: policy.may_manage_webhooks(PARTNER), None),
+    (
+        "practitioner manages webhooks",
+        lambda: policy.may_manage_webhooks(PRACTITIONER),
+        "not_org_admin_or_partner",
+    ),
+    (
+        "participant manages webhooks",
+        lambda: policy.may_manage_webhooks(PARTICIPANT),
+        "not_org_admin_or_partner",
+    ),
+    (
+        "own subscription",
+        lambda: policy.may_use_subscription(PARTNER, subscription_org_id=OWN),
+        None,
+    ),
+    (
+        "other organisation's subscription",
+        lambda: policy.may_use_subscription(ORG_ADMIN, subscription_org_id=OTHER),
+        "other_organisation",
+    ),
 ]
 
 
