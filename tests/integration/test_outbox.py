@@ -168,7 +168,7 @@ def test_referral_lifecycle_events(world: Any, db: Any, client: Any) -> None:
     ]
     assert all(e.party_org_ids == [str(rw.housing.id)] for e in events)
     assert all(e.source_org_id == rw.coord.id for e in events)
-    assert all(word not in str(e.data) for e in events for word in PERSONAL + ("Housed",))
+    assert all(word not in str(e.data) for e in events for word in (*PERSONAL, "Housed"))
 
 
 def test_a_draft_referral_has_no_event(world: Any, db: Any, client: Any) -> None:
