@@ -954,3 +954,23 @@ def _outbox_page(w: RouteWorld) -> Call:
 def _participants_phase(w: RouteWorld) -> Call:
     params = {"phase": "in_prison"}
     return Call("GET", "/api/v1/participants", w.h(w.cmht), 200, {}, params=params)
+
+
+# -- the event feed (issue 11) --------------------------------------------------------
+
+
+def _feed_people(response: Response) -> Expected:
+    assert response.json()["items"], "the case must show at least one event"
+    return allowed(*{uuid.UUID(e["data"]["participant_id"]) for e in response.json()["items"]})
+
+
+@case("GET", "/api/v1/events", "allowed", "the lead's system: one event per person on the page")
+def _events_feed(w: RouteWorld) -> Call:
+    w.appointment  # booked through the API: its event is in the outbox
+    return Call("GET", "/api/v1/events", w.partner(w.coord, "events:read"), 200, _feed_people)
+
+
+@case("GET", "/api/v1/events", "refused", "a practitioner token: 403, nobody touched")
+def _events_feed_practitioner(w: RouteWorld) -> Call:
+    w.appointment
+    return Call("GET", "/api/v1/events", w.h(w.coord), 403, {})

@@ -50,7 +50,9 @@ def delivery_caller(org: Organisation, subscription_id: uuid.UUID, delivery_id: 
     )
 
 
-def check_event(gate: SharingGate, event: DomainEvent, *, action: str) -> EventVerdict:
+def check_event(
+    gate: SharingGate, event: DomainEvent, *, action: str, listing: bool = False
+) -> EventVerdict:
     """Whether the gate's organisation may learn of `event` now; recorded in the access log."""
     if event.participant_id is None:
         return EventVerdict(True, "no_person")
@@ -66,6 +68,17 @@ def check_event(gate: SharingGate, event: DomainEvent, *, action: str) -> EventV
             resource_id=resource_id,
         )
         return EventVerdict(True, PARTY_BASIS)
+    if listing:
+        # A feed page is a list: what it leaves out is withheld, not a refused request.
+        shown, withheld = gate.filter_records(
+            event.participant_id,
+            [event],
+            category,
+            lambda e: e.source_org_id,
+            resource=RESOURCE,
+            action=action,
+        )
+        return EventVerdict(bool(shown), withheld[0].reason if withheld else "allowed")
     decision = gate.decide(event.participant_id, category, event.source_org_id)
     if isinstance(decision, Deny):
         gate.deny(event.participant_id, action, RESOURCE, decision.reason, resource_id=resource_id)

@@ -62,7 +62,7 @@ def list_events(gate: SharingGate, after: str | None, limit: int | None) -> Even
     ).all()
     items: list[EventRead] = []
     for event in rows:
-        if check_event(gate, event, action="read_event").allowed:
+        if check_event(gate, event, action="read_event", listing=True).allowed:
             items.append(
                 EventRead(
                     id=f"msg_{event.id.hex}",
