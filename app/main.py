@@ -14,6 +14,7 @@ from app.routers import (
     appointments,
     auth,
     break_glass,
+    consent_notices,
     directory,
     events,
     health,
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         release,
         webhooks,
         events,
+        consent_notices,
     ):
         app.include_router(module.router)
     app.include_router(appointments.worklists)

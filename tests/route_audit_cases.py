@@ -974,3 +974,15 @@ def _events_feed(w: RouteWorld) -> Call:
 def _events_feed_practitioner(w: RouteWorld) -> Call:
     w.appointment
     return Call("GET", "/api/v1/events", w.h(w.coord), 403, {})
+
+
+@case("GET", f"{P}/consents/{{consent_id}}/notices", "allowed", "the lead organisation")
+def _consent_notices(w: RouteWorld) -> Call:
+    url = w.url(f"/consents/{w.consent['id']}/notices")
+    return Call("GET", url, w.h(w.coord), 200, allowed(w.pid))
+
+
+@case("GET", f"{P}/consents/{{consent_id}}/notices", "refused", "no relationship: 404")
+def _consent_notices_stranger(w: RouteWorld) -> Call:
+    url = w.url(f"/consents/{w.consent['id']}/notices")
+    return Call("GET", url, w.h(w.housing), 404, denied(w.pid))

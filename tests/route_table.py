@@ -156,6 +156,9 @@ ROUTES: dict[tuple[str, str], Entry] = {
         "authenticated", "no", "webhooks:manage", note="event ids and types, no participant ids"
     ),
     ("POST", "/api/v1/webhooks/deliveries/{delivery_id}/redeliver"): HOOKS,
+    ("GET", f"{P}/consents/{{consent_id}}/notices"): _e(
+        "authenticated", "yes", "consents:read", note="organisation names told and acknowledged"
+    ),
     ("GET", "/api/v1/events"): _e(
         "authenticated", "yes", "events:read", note="participant ids and record ids"
     ),

@@ -14,6 +14,7 @@ from app.core.errors import Conflict, NotFound, Unprocessable
 from app.models.organisation import Organisation
 from app.models.participant import Participant
 from app.models.sharing import Consent, ConsentCreate, ConsentWithdraw
+from app.services.consent_notices import notify_consent_withdrawal
 from app.services.outbox import emit
 from app.sharing import policy
 from app.sharing.gate import SharingGate
@@ -162,13 +163,7 @@ def withdraw_consent(
     consent.withdrawn_by = caller.subject
     gate.session.add(consent)
     gate.session.flush()
-    emit(
-        gate,
-        "consent.withdrawn",
-        participant.id,
-        {"consent_id": consent.id},
-        source_org_id=consent.source_org_id,
-    )
+    notify_consent_withdrawal(gate, consent)
     gate.wrote(
         participant.id,
         [],

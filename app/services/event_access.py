@@ -21,7 +21,6 @@ from app.models.events import DomainEvent
 from app.models.organisation import Organisation
 from app.models.participant import Participant
 from app.sharing.categories import Category, Purpose
-from app.sharing.decision import Allow, Deny
 from app.sharing.gate import SharingGate
 from app.sharing.visibility import related_to
 
@@ -68,31 +67,23 @@ def check_event(
             resource_id=resource_id,
         )
         return EventVerdict(True, PARTY_BASIS)
-    if listing:
-        # A feed page is a list: what it leaves out is withheld, not a refused request.
-        shown, withheld = gate.filter_records(
-            event.participant_id,
-            [event],
-            category,
-            lambda e: e.source_org_id,
-            resource=RESOURCE,
-            action=action,
-        )
-        return EventVerdict(bool(shown), withheld[0].reason if withheld else "allowed")
-    decision = gate.decide(event.participant_id, category, event.source_org_id)
-    if isinstance(decision, Deny):
-        gate.deny(event.participant_id, action, RESOURCE, decision.reason, resource_id=resource_id)
-        return EventVerdict(False, decision.reason)
-    assert isinstance(decision, Allow)
-    gate.disclosed(
+    # Decided and recorded as a list of one record (the basis names the protocol or
+    # consent, so a later withdrawal finds who received data under it).
+    shown, withheld = gate.filter_records(
         event.participant_id,
+        [event],
         category,
-        decision.basis,
-        action=action,
+        lambda e: e.source_org_id,
         resource=RESOURCE,
-        resource_id=resource_id,
+        action=action,
     )
-    return EventVerdict(True, decision.basis)
+    if shown:
+        return EventVerdict(True, "allowed")
+    reason = withheld[0].reason
+    if not listing:
+        # A delivery not sent is a refused disclosure; a feed page just leaves it out.
+        gate.deny(event.participant_id, action, RESOURCE, reason, resource_id=resource_id)
+    return EventVerdict(False, reason)
 
 
 def may_hear_of(org_id: uuid.UUID, now: datetime) -> Any:

@@ -9,6 +9,7 @@ from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.pagination import PageParams, paginate
 from app.models.base import utcnow
 from app.models.notice import Notice
+from app.services.consent_notices import record_acknowledgement
 
 
 def _staff_only(caller: Caller) -> None:
@@ -41,4 +42,5 @@ def acknowledge_notice(session: Session, caller: Caller, notice_id: uuid.UUID) -
     notice.acknowledged_by = caller.subject
     session.add(notice)
     session.flush()
+    record_acknowledgement(session, caller, notice)
     return notice

@@ -311,3 +311,19 @@ def may_use_subscription(actor: Actor, *, subscription_org_id: uuid.UUID) -> Ver
     if actor.org_id == subscription_org_id:
         return ALLOWED
     return Refusal("other_organisation", "No such subscription.", hide=True)
+
+
+def may_read_consent_notices(
+    actor: Actor, *, participant_id: uuid.UUID, is_lead: bool, is_recorder: bool
+) -> Verdict:
+    """Who was told of a withdrawal: the lead organisation, the consent's recorder, the person."""
+    if actor.is_participant:
+        if actor.participant_id == participant_id:
+            return ALLOWED
+        return Refusal("not_own_record", "No such record.", hide=True)
+    if is_lead or is_recorder:
+        return ALLOWED
+    return Refusal(
+        "not_lead_or_recorder",
+        "Only the lead organisation and the consent's recorder follow up its notices.",
+    )

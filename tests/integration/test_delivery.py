@@ -95,7 +95,7 @@ class TestSharingAtSendTime:
         assert row["last_error"] == "withheld: consent_withdrawn"
         [denied] = _audit(hw, "webhook_delivery")
         assert denied.outcome == "denied"
-        assert denied.withheld == [{"category": "*", "reason": "consent_withdrawn"}]
+        assert denied.withheld == [{"category": "appointments", "reason": "consent_withdrawn"}]
 
     def test_organisation_without_relationship_hears_nothing(
         self, hw: HookWorld, receiver: Receiver

@@ -420,6 +420,36 @@ CASES: list[Case] = [
         lambda: policy.may_use_subscription(ORG_ADMIN, subscription_org_id=OTHER),
         "other_organisation",
     ),
+    # consent-withdrawal notices: the lead, the consent's recorder, the person themself
+    *[
+        (
+            name,
+            lambda kw=kw, who=who: policy.may_read_consent_notices(who, participant_id=PID, **kw),
+            reason,
+        )
+        for name, who, kw, reason in [
+            ("lead reads notices", PRACTITIONER, {"is_lead": True, "is_recorder": False}, None),
+            ("recorder reads notices", PARTNER, {"is_lead": False, "is_recorder": True}, None),
+            (
+                "other org reads notices",
+                PRACTITIONER,
+                {"is_lead": False, "is_recorder": False},
+                "not_lead_or_recorder",
+            ),
+            (
+                "person reads own notices",
+                PARTICIPANT,
+                {"is_lead": False, "is_recorder": False},
+                None,
+            ),
+            (
+                "another person's notices",
+                actor("participant", participant_id=OTHER_PID),
+                {"is_lead": False, "is_recorder": False},
+                "not_own_record",
+            ),
+        ]
+    ],
 ]
 
 
