@@ -18,6 +18,7 @@ from app.routers import (
     directory,
     events,
     health,
+    movements,
     notices,
     participants,
     plan,
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks,
         events,
         consent_notices,
+        movements,
     ):
         app.include_router(module.router)
     app.include_router(appointments.worklists)

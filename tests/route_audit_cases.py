@@ -986,3 +986,53 @@ def _consent_notices(w: RouteWorld) -> Call:
 def _consent_notices_stranger(w: RouteWorld) -> Call:
     url = w.url(f"/consents/{w.consent['id']}/notices")
     return Call("GET", url, w.h(w.housing), 404, denied(w.pid))
+
+
+# -- prison movements (issue 11) -------------------------------------------------------
+
+
+def _prison_system(w: RouteWorld) -> dict[str, str]:
+    """A prison healthcare system on the first participant's care team; they get a number."""
+    from app.models.organisation import OrgKind
+    from app.models.participant import CareRole, CareTeamMember, Participant
+
+    prison = w.world.org("Prison health", OrgKind.prison_healthcare)
+    person = w.db.get(Participant, w.pid)
+    assert person is not None
+    person.prison_number = "A7777ZZ"
+    w.db.add(person)
+    w.db.add(
+        CareTeamMember(
+            participant_id=w.pid,
+            organisation_id=prison.id,
+            role=CareRole.contributor,
+            source_org_id=prison.id,
+            added_by="test",
+        )
+    )
+    return w.partner(prison, "movements:write")
+
+
+def _movement(number: str) -> dict[str, str]:
+    return {
+        "event_id": f"mv-{uuid.uuid4().hex[:8]}",
+        "kind": "transferred",
+        "prison_number": number,
+        "occurred_at": "2026-11-30T10:00:00+00:00",
+        "establishment": "HMP Southtown",
+    }
+
+
+@case("POST", "/api/v1/movements", "allowed", "the prison's system, a person it cares for")
+def _movement_allowed(w: RouteWorld) -> Call:
+    headers = _prison_system(w)
+    return Call(
+        "POST", "/api/v1/movements", headers, 201, allowed(w.pid), json=_movement("A7777ZZ")
+    )
+
+
+@case("POST", "/api/v1/movements", "refused", "a housing system: 403, nobody touched")
+def _movement_refused(w: RouteWorld) -> Call:
+    _prison_system(w)
+    headers = w.partner(w.housing, "movements:write")
+    return Call("POST", "/api/v1/movements", headers, 403, {}, json=_movement("A7777ZZ"))

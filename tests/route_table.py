@@ -159,6 +159,9 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", f"{P}/consents/{{consent_id}}/notices"): _e(
         "authenticated", "yes", "consents:read", note="organisation names told and acknowledged"
     ),
+    ("POST", "/api/v1/movements"): _e(
+        "authenticated", "yes", "movements:write", note="the person's id for a known number"
+    ),
     ("GET", "/api/v1/events"): _e(
         "authenticated", "yes", "events:read", note="participant ids and record ids"
     ),

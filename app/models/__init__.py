@@ -7,6 +7,7 @@ from app.models import (  # noqa: F401
     directory,
     events,
     idempotency,
+    movements,
     notice,
     organisation,
     participant,

@@ -327,3 +327,17 @@ def may_read_consent_notices(
         "not_lead_or_recorder",
         "Only the lead organisation and the consent's recorder follow up its notices.",
     )
+
+
+_MOVEMENT_SENDER_KINDS = frozenset({"prison_healthcare", "probation"})
+
+
+def may_record_movement(actor: Actor, *, org_kind: str) -> Verdict:
+    """Prison movements come from the systems of prison and probation organisations."""
+    if actor.role != PARTNER_ROLE:
+        return Refusal("not_partner_system", "Movements are sent by partner systems.")
+    if org_kind not in _MOVEMENT_SENDER_KINDS:
+        return Refusal(
+            "not_prison_or_probation", "Only prison and probation systems send movements."
+        )
+    return ALLOWED

@@ -450,6 +450,27 @@ CASES: list[Case] = [
             ),
         ]
     ],
+    # prison movements: partner systems of prison and probation organisations
+    (
+        "prison system sends movement",
+        lambda: policy.may_record_movement(PARTNER, org_kind="prison_healthcare"),
+        None,
+    ),
+    (
+        "probation system sends movement",
+        lambda: policy.may_record_movement(PARTNER, org_kind="probation"),
+        None,
+    ),
+    (
+        "housing system sends movement",
+        lambda: policy.may_record_movement(PARTNER, org_kind="housing"),
+        "not_prison_or_probation",
+    ),
+    (
+        "prison practitioner sends movement",
+        lambda: policy.may_record_movement(PRACTITIONER, org_kind="prison_healthcare"),
+        "not_partner_system",
+    ),
 ]
 
 
