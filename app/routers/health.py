@@ -8,6 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.core.db import READ_ONLY, get_engine
 from app.core.errors import problem_response
 from app.core.metrics import metrics
+from app.services.delivery_metrics import delivery_metrics
 
 router = APIRouter(tags=["operations"])
 
@@ -38,5 +39,5 @@ async def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
 async def read_metrics() -> str:
-    """Request counts by route and status, in Prometheus text format."""
-    return metrics.render()
+    """Request counts by route and status, and webhook delivery figures (Prometheus text)."""
+    return metrics.render() + delivery_metrics()
