@@ -3,11 +3,13 @@
 import uuid
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Header, Request, Response, status
+from fastapi import APIRouter, Header, Request, status
 from fastapi.responses import JSONResponse
 
 from app.auth.guards import AUTH_ERRORS
 from app.core.errors import (
+    PROBLEM_BASE,
+    PROBLEM_JSON,
     Conflict,
     Forbidden,
     NotFound,
@@ -16,7 +18,6 @@ from app.core.errors import (
     Unprocessable,
     error_responses,
 )
-from app.core.etags import check_if_match, etag_for
 from app.core.pagination import Page, Paging
 from app.models.participant import (
     Participant,
@@ -48,9 +49,22 @@ class _RenderedJSON(JSONResponse):
 
 def _json(body: dict[str, Any], status_code: int, headers: dict[str, str]) -> JSONResponse:
     # Validated once against the response model and serialised straight to JSON bytes
-    # (the same body as model_dump(mode="json") + json.dumps, one pass fewer).
-    rendered = ParticipantRead.model_validate(body).model_dump_json(exclude_unset=True)
-    return _RenderedJSON(rendered.encode(), status_code=status_code, headers=headers)
+    # (the same body as model_dump(mode="json") + json.dumps, one pass fewer). The ETag
+    # is the hash of exactly these bytes: it moves only with what the caller may see.
+    rendered = service.render_participant(body)
+    headers = {**headers, "ETag": service.participant_etag(rendered)}
+    return _RenderedJSON(rendered, status_code=status_code, headers=headers)
+
+
+def _problem(error: Conflict, instance: str) -> dict[str, Any]:
+    # The body the error handler would render, for an answer returned rather than raised.
+    return {
+        "type": PROBLEM_BASE + error.slug,
+        "title": error.title,
+        "status": error.status,
+        "detail": error.detail,
+        "instance": instance,
+    }
 
 
 @router.get("", response_model=Page[ParticipantRead], response_model_exclude_unset=True)
@@ -80,10 +94,19 @@ async def register_participant(
     request: Request,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Register a participant; the caller's organisation becomes the lead."""
+    """Register a participant; the caller's organisation becomes the lead.
+
+    409 when an identifier is already registered, with the same answer whichever
+    identifier matched and whoever holds it (the match is recorded in their disclosure
+    log and their lead organisation is told).
+    """
 
     def create() -> tuple[int, dict[str, Any], str | None]:
-        body = ParticipantRead.model_validate(service.register_participant(gate, data))
+        try:
+            body = ParticipantRead.model_validate(service.register_participant(gate, data))
+        except service.IdentifierTaken as taken:
+            # Answered, not raised: the recorded match and the notice must be committed.
+            return taken.status, _problem(taken, request.url.path), None
         return 201, body.model_dump(mode="json"), str(body.id)
 
     outcome = run_idempotent(
@@ -94,19 +117,15 @@ async def register_participant(
         request_fingerprint(request.url.path, data.model_dump(mode="json")),
         create,
     )
+    if outcome.status_code == status.HTTP_409_CONFLICT:
+        if outcome.replayed:
+            # Told again: recorded again (the holders were told the first time).
+            holders = service.identifier_holders(gate, data.model_dump())
+            service.record_identifier_match(gate, holders, notify=False)
+        return JSONResponse(outcome.body, status_code=outcome.status_code, media_type=PROBLEM_JSON)
     if outcome.replayed and outcome.resource_id:
-        gate.disclosed(
-            uuid.UUID(outcome.resource_id),
-            "identity",
-            "idempotent_replay",
-            action="create_replay",
-            resource="participant",
-            resource_id=outcome.resource_id,
-        )
-    headers = {
-        "Location": f"/api/v1/participants/{outcome.resource_id}",
-        "ETag": etag_for("p", int(outcome.body["version"])),
-    }
+        service.record_replay(gate, uuid.UUID(outcome.resource_id), outcome.body)
+    headers = {"Location": f"/api/v1/participants/{outcome.resource_id}"}
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
     return _json(outcome.body, outcome.status_code, headers)
@@ -124,7 +143,7 @@ async def read_participant(gate: ParticipantsRead, participant_id: uuid.UUID) ->
     # view reads; the redacted body is validated once, here, against the response model.
     participant = cast(Participant, gate.participant_snapshot(participant_id))
     body = service.participant_view(gate, participant)
-    return _json(body, 200, {"ETag": etag_for("p", participant.version)})
+    return _json(body, 200, {})
 
 
 @router.patch(
@@ -139,12 +158,8 @@ async def update_participant(
     gate: ParticipantsWrite,
     participant_id: uuid.UUID,
     data: ParticipantUpdate,
-    response: Response,
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
-) -> ParticipantRead:
+) -> JSONResponse:
     """Update a participant (If-Match required: 428 without it, 412 when stale)."""
-    participant = gate.participant(participant_id, action="update")
-    check_if_match(if_match, "p", participant.version)
-    body = service.update_participant(gate, participant, data)
-    response.headers["ETag"] = etag_for("p", participant.version)
-    return ParticipantRead.model_validate(body)
+    body = service.update_participant(gate, participant_id, data, if_match)
+    return _json(body, 200, {})

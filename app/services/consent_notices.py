@@ -112,12 +112,14 @@ def notify_consent_withdrawal(gate: SharingGate, consent: Consent) -> None:
     )
 
 
-def record_acknowledgement(session: Session, caller: Caller, notice: Notice) -> None:
-    """An acknowledged withdrawal notice, in the person's disclosure log."""
+def record_acknowledgement(gate: SharingGate, notice: Notice) -> None:
+    """An acknowledged withdrawal notice, named so in the person's disclosure log."""
     if notice.kind == KIND and notice.participant_id is not None:
-        append_events(
-            session,
-            [_draft(caller.subject, caller.org_id, caller.role, notice, ACKNOWLEDGED, caller)],
+        gate.accessed(
+            notice.participant_id,
+            action=ACKNOWLEDGED,
+            resource=RESOURCE,
+            resource_id=str(notice.id),
         )
 
 

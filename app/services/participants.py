@@ -8,9 +8,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from app.core.errors import Conflict, Unprocessable
+from app.core.etags import check_etag, etag_of
 from app.core.pagination import PageParams, paginate
 from app.models.base import utcnow
-from app.models.organisation import User
+from app.models.notice import Notice
+from app.models.organisation import Organisation, User
 from app.models.participant import (
     PHASE_TRANSITIONS,
     CareRole,
@@ -18,6 +20,7 @@ from app.models.participant import (
     Participant,
     ParticipantCreate,
     ParticipantFields,
+    ParticipantRead,
     ParticipantUpdate,
     Phase,
 )
@@ -25,9 +28,14 @@ from app.services.filtered_pages import paginate_kept
 from app.services.outbox import emit_custody_changes
 from app.sharing import policy
 from app.sharing.categories import Category
-from app.sharing.fields import categories_of
+from app.sharing.fields import METADATA_FIELDS, categories_of
 from app.sharing.gate import SharingGate
-from app.sharing.visibility import is_current_lead, visible_participants
+from app.sharing.visibility import (
+    find_visible_participant,
+    is_current_lead,
+    lead_org_ids,
+    visible_participants,
+)
 
 _IDENTIFIERS = ("nhs_number", "prison_number", "probation_crn")
 _SHOWN_FIELDS = [*ParticipantFields.model_fields, "phase", "lead_practitioner_id"]
@@ -46,7 +54,7 @@ def participant_view(
     }
     for name in _SHOWN_FIELDS:
         values[name] = getattr(participant, name)
-    return gate.redact(
+    view = gate.redact(
         participant.id,
         "participant",
         values,
@@ -54,6 +62,22 @@ def participant_view(
         action=action,
         resource_id=str(participant.id),
     )
+    if view["withheld"]:
+        # The version and the last change describe the whole record: they move when a
+        # withheld field changes, so only a reader who sees every category gets them.
+        del view["version"], view["updated_at"]
+    return view
+
+
+def render_participant(view: dict[str, Any]) -> bytes:
+    """The JSON body of a participant view (validated against ParticipantRead)."""
+    rendered = ParticipantRead.model_validate(view).model_dump_json(exclude_unset=True)
+    return rendered.encode()
+
+
+def participant_etag(rendered: bytes) -> str:
+    """The ETag of a rendered participant view: it changes only with what the caller sees."""
+    return etag_of("p", rendered)
 
 
 def _identifier_clash(gate: SharingGate, data: dict[str, Any], exclude: uuid.UUID | None) -> None:
@@ -68,13 +92,81 @@ def _identifier_clash(gate: SharingGate, data: dict[str, Any], exclude: uuid.UUI
         raise Conflict("An identifier in this request is already registered.")
 
 
+IDENTIFIER_TAKEN = "An identifier in this request is already registered."
+IDENTIFIER_MATCH = "identifier_match"  # the access-event action (app/services/disclosures.py)
+
+
+class IdentifierTaken(Conflict):
+    """Registration refused: an identifier is someone's already. The match is recorded
+    against that person and their lead organisation told, so the request must end with a
+    409 *answer*, not a rollback (the router renders it)."""
+
+    def __init__(self) -> None:
+        super().__init__(IDENTIFIER_TAKEN)
+
+
+def identifier_holders(gate: SharingGate, values: dict[str, Any]) -> list[uuid.UUID]:
+    """The participants already holding any identifier in `values`."""
+    clauses = [col(getattr(Participant, f)) == values[f] for f in _IDENTIFIERS if values.get(f)]
+    if not clauses:
+        return []
+    stmt = select(Participant.id).where(or_(*clauses)).order_by(col(Participant.id))
+    return list(gate.session.exec(stmt).all())
+
+
+def record_identifier_match(
+    gate: SharingGate, holders: list[uuid.UUID], *, notify: bool = True
+) -> None:
+    """Record that the caller learned each holder is known to Throughcare (a disclosure of
+    identity, in their disclosure log), and tell the lead organisation of each holder the
+    caller cannot see, so a practitioner can add the caller to the care team or refer."""
+    caller_org = gate.session.get(Organisation, gate.caller.org_id)
+    name = caller_org.name if caller_org else "Another organisation"
+    for holder in holders:
+        gate.disclosed(
+            holder,
+            Category.identity,
+            IDENTIFIER_MATCH,
+            action=IDENTIFIER_MATCH,
+            resource="participant",
+            resource_id=str(holder),
+        )
+        if not notify or find_visible_participant(gate.session, gate.caller, holder, gate.now):
+            continue
+        person = gate.session.get(Participant, holder)
+        leads = lead_org_ids(gate.session, holder, gate.now) or (
+            [person.source_org_id] if person else []
+        )
+        for org_id in leads:
+            gate.session.add(
+                Notice(
+                    organisation_id=org_id,
+                    kind=IDENTIFIER_MATCH,
+                    participant_id=holder,
+                    message=(
+                        f"{name} tried to register a person with an identifier already in "
+                        "this participant's record. If they work with this person, add them "
+                        "to the care team or refer."
+                    ),
+                    created_at=gate.now,
+                )
+            )
+    gate.session.flush()
+
+
 def register_participant(gate: SharingGate, data: ParticipantCreate) -> dict[str, Any]:
-    """Register a participant; the caller's organisation becomes the lead (and source)."""
+    """Register a participant; the caller's organisation becomes the lead (and source).
+
+    An identifier someone already holds: the match is recorded and IdentifierTaken raised,
+    with one answer whichever identifier matched and whoever holds it."""
     caller = gate.caller
     staff = policy.may_do_staff_work(gate.actor, policy.Work.register_participant)
     gate.authorize(staff, "create", "participant")
     values = data.model_dump(exclude_unset=False)
-    _identifier_clash(gate, values, None)
+    holders = identifier_holders(gate, values)
+    if holders:
+        record_identifier_match(gate, holders)
+        raise IdentifierTaken()
     participant = Participant(**values, source_org_id=caller.org_id)
     if caller.user_id is not None and caller.role in {"practitioner", "supervisor"}:
         participant.lead_practitioner_id = caller.user_id
@@ -83,7 +175,8 @@ def register_participant(gate: SharingGate, data: ParticipantCreate) -> dict[str
         with gate.session.begin_nested():
             gate.session.flush()
     except IntegrityError:
-        raise Conflict("An identifier in this request is already registered.") from None
+        # A concurrent registration took the identifier first (not yet visible above).
+        raise Conflict(IDENTIFIER_TAKEN) from None
     gate.session.add(
         CareTeamMember(
             participant_id=participant.id,
@@ -105,6 +198,21 @@ def register_participant(gate: SharingGate, data: ParticipantCreate) -> dict[str
     )
     gate.prefetch([participant.id], [participant.source_org_id])
     return participant_view(gate, participant, action="create")
+
+
+def record_replay(gate: SharingGate, participant_id: uuid.UUID, body: dict[str, Any]) -> None:
+    """An Idempotency-Key replay returns the stored body again: record every category
+    of the fields it carries, as the first answer disclosed them."""
+    shown = [name for name in body if name not in METADATA_FIELDS]
+    for category in sorted(categories_of("participant", shown) or {Category.identity}):
+        gate.disclosed(
+            participant_id,
+            category,
+            "idempotent_replay",
+            action="create_replay",
+            resource="participant",
+            resource_id=str(participant_id),
+        )
 
 
 def list_participants(
@@ -137,34 +245,44 @@ _REQUIRED = ("given_name", "family_name", "phase")
 
 
 def update_participant(
-    gate: SharingGate, participant: Participant, data: ParticipantUpdate
+    gate: SharingGate, participant_id: uuid.UUID, data: ParticipantUpdate, if_match: str | None
 ) -> dict[str, Any]:
-    """Apply a PATCH: only fields whose category the caller may see, legal phase moves."""
-    may_write = policy.may_write_record(
+    """Apply a PATCH: permission first, then If-Match, then the change itself."""
+    caller = gate.caller
+    participant = gate.participant(participant_id, action="update")
+    # Locked for the rest of the transaction: two PATCHes with one If-Match serialise
+    # here, and the second compares its tag with what the first wrote. FOR NO KEY UPDATE
+    # on PostgreSQL: rows that merely reference the participant (the care team, notices)
+    # are not held up, so no deadlock with requests that insert them.
+    gate.session.refresh(participant, with_for_update={"key_share": True})
+    changes = data.model_dump(exclude_unset=True)
+    verdict = policy.may_update_participant(
         gate.actor,
         source_org_id=participant.source_org_id,
         care_team=gate.facts(participant.id).care_team,
+        is_lead=is_current_lead(gate.session, participant.id, caller.org_id, gate.now),
+        withheld=sorted(
+            str(c)
+            for c in categories_of("participant", set(changes))
+            if not gate.decide(participant.id, c, participant.source_org_id).allowed
+        ),
+        names_lead_practitioner="lead_practitioner_id" in changes,
     )
-    gate.authorize(may_write, "update", "participant", participant.id)
-    changes = data.model_dump(exclude_unset=True)
+    gate.authorize(verdict, "update", "participant", participant.id)
+    current = participant_view(gate, participant, action="update")
+    check_etag(if_match, participant_etag(render_participant(current)))
     if not changes:
         raise Unprocessable("The request changes nothing.")
     # Registration requires these; a PATCH may change them, never blank them out.
     if any(name in changes and changes[name] is None for name in _REQUIRED):
         raise Unprocessable(f"{', '.join(_REQUIRED)} cannot be null.")
-    hidden = [
-        category
-        for category in sorted(categories_of("participant", set(changes)))
-        if not gate.decide(participant.id, category, participant.source_org_id).allowed
-    ]
-    gate.authorize(policy.may_change_categories(hidden), "update", "participant", participant.id)
     if "phase" in changes:
         new_phase = Phase(changes["phase"])
         if new_phase != participant.phase and new_phase not in PHASE_TRANSITIONS[participant.phase]:
             # Not naming the current phase: a failed request writes no disclosure row.
             raise Conflict(f"A participant cannot move to {new_phase} from their current phase.")
-    if "lead_practitioner_id" in changes:
-        _check_lead_practitioner(gate, participant, changes["lead_practitioner_id"])
+    if changes.get("lead_practitioner_id") is not None:
+        _check_lead_practitioner(gate, changes["lead_practitioner_id"])
     _identifier_clash(gate, changes, participant.id)
     emit_custody_changes(gate, participant, changes)
     for name, value in changes.items():
@@ -187,14 +305,7 @@ def update_participant(
     return participant_view(gate, participant, action="update")
 
 
-def _check_lead_practitioner(
-    gate: SharingGate, participant: Participant, user_id: uuid.UUID | None
-) -> None:
-    is_lead = is_current_lead(gate.session, participant.id, gate.caller.org_id, gate.now)
-    verdict = policy.may_name_lead_practitioner(gate.actor, is_lead=is_lead)
-    gate.authorize(verdict, "update", "participant", participant.id)
-    if user_id is None:
-        return
+def _check_lead_practitioner(gate: SharingGate, user_id: uuid.UUID) -> None:
     user = gate.session.get(User, user_id)
     if user is None or user.organisation_id != gate.caller.org_id or not user.active:
         raise Unprocessable(

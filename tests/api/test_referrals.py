@@ -106,7 +106,8 @@ class TestLifecycle:
             )
         ).one()
         assert member.role == "contributor"
-        assert member.source_org_id == rw.housing.id
+        # The referrer's record: it made the membership by referring (issue 8, section 3).
+        assert member.source_org_id == rw.coord.id
         assert rw.act(rid, "start", rw.recipient()).json()["status"] == "in_progress"
         assert rw.act(rid, "complete", rw.recipient()).status_code == 422  # outcome needed
         done = rw.act(rid, "complete", rw.recipient(), outcome="Tenancy signed at Elm House")
@@ -345,3 +346,21 @@ class TestSubmitNeedsACurrentRelationship:
         assert res.status_code == 404
         row = rw.db.get(Referral, uuid.UUID(draft.json()["id"]))
         assert row is not None and row.status == "draft"
+
+
+class TestMembershipFromAcceptedReferral:
+    """Issue 8 section 3: the care-team membership an accepted referral creates is the
+    referring lead organisation's to see and end, whatever protocols run back to it."""
+
+    def test_referring_lead_sees_and_ends_it(self, rw: ReferralWorld) -> None:
+        # No protocol shares anything from housing back to the coordinator.
+        rid = rw.create(submit=True)["id"]
+        assert rw.act(rid, "accept", rw.recipient()).status_code == 200
+        url = f"/api/v1/participants/{rw.participant.id}/care-team"
+        team = rw.client.get(url, headers=rw.referrer())
+        assert team.status_code == 200, team.text
+        housing = [m for m in team.json() if m["organisation_id"] == str(rw.housing.id)]
+        assert len(housing) == 1 and housing[0]["active"], team.json()
+        ended = rw.client.delete(f"{url}/{housing[0]['id']}", headers=rw.referrer())
+        assert ended.status_code == 200, ended.text
+        assert ended.json()["active"] is False
