@@ -17,6 +17,7 @@ from app.routers import (
     consent_notices,
     directory,
     events,
+    fhir,
     health,
     movements,
     notices,
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         events,
         consent_notices,
         movements,
+        fhir,
     ):
         app.include_router(module.router)
     app.include_router(appointments.worklists)

@@ -1031,3 +1031,14 @@ def _movement_refused(w: RouteWorld) -> Call:
     _prison_system(w)
     headers = w.partner(w.housing, "movements:write")
     return Call("POST", "/api/v1/movements", headers, 403, {}, json=_movement("A7777ZZ"))
+
+
+@case("GET", f"{P}/fhir", "allowed", "the lead organisation: one export event")
+def _fhir(w: RouteWorld) -> Call:
+    w.appointment
+    return Call("GET", w.url("/fhir"), w.h(w.coord), 200, allowed(w.pid))
+
+
+@case("GET", f"{P}/fhir", "refused", "no relationship: 404")
+def _fhir_stranger(w: RouteWorld) -> Call:
+    return Call("GET", w.url("/fhir"), w.h(w.housing), 404, denied(w.pid))

@@ -158,6 +158,7 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", f"{P}/consents/{{consent_id}}/notices"): _e(
         "authenticated", "yes", "consents:read", note="organisation names told and acknowledged"
     ),
+    ("GET", f"{P}/fhir"): _e("authenticated", "yes", "participants:read", "records:read"),
     ("POST", "/api/v1/movements"): _e(
         "authenticated", "yes", "movements:write", note="the person's id for a known number"
     ),
