@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from app.models.audit import AccessEvent
 from app.services.fhir import NHS_NUMBER
-from tests.integration.world import P, HookWorld
+from tests.integration.world import HookWorld, P
 
 
 def _export(hw: HookWorld, headers: dict[str, str]) -> dict[str, Any]:
@@ -101,3 +101,31 @@ def test_stranger_gets_404(hw: HookWorld) -> None:
     res = hw.client.get(f"{P}/{hw.participant.id}/fhir", headers=hw.world.headers(stranger))
     assert res.status_code == 404
     assert hw.client.get(f"{P}/{hw.participant.id}/fhir").status_code == 401
+
+
+def _r4_schema() -> Any:
+    """The official R4 JSON schema (hl7.org/fhir/R4/fhir.schema.json), where provided."""
+    import json
+    import os
+    from pathlib import Path
+
+    import pytest
+
+    path = os.environ.get("THROUGHCARE_FHIR_R4_SCHEMA")
+    if not path or not Path(path).is_file():
+        pytest.skip(
+            "the official FHIR R4 fhir.schema.json is not vendored in this repository: "
+            "set THROUGHCARE_FHIR_R4_SCHEMA to a copy to validate against it"
+        )
+    return json.loads(Path(path).read_text())
+
+
+def test_bundles_validate_against_the_official_r4_schema(hw: HookWorld) -> None:
+    import jsonschema_rs
+
+    validator = jsonschema_rs.Draft6Validator(_r4_schema())
+    _with_records(hw)
+    for headers in (hw.coord_headers, hw.world.headers(hw.housing)):
+        bundle = _export(hw, headers)
+        errors = [str(e) for e in validator.iter_errors(bundle)]
+        assert errors == []
