@@ -22,12 +22,13 @@ class DomainEvent(SQLModel, table=True):
     )
     id: uuid.UUID = Field(default_factory=new_id, unique=True)
     type: str = Field(max_length=60, index=True)
-    participant_id: uuid.UUID | None = Field(default=None, foreign_key="participants.id")
+    # No foreign keys: the outbox is a log (like the access log) and outlives what it names.
+    participant_id: uuid.UUID | None = Field(default=None, index=True)
     # The category of the person's record the event is about (the delivery-time decision).
     category: str | None = Field(default=None, max_length=40)
     # The organisation whose record changed (the decision's source organisation).
-    source_org_id: uuid.UUID = Field(foreign_key="organisations.id")
-    actor_org_id: uuid.UUID | None = Field(default=None, foreign_key="organisations.id")
+    source_org_id: uuid.UUID
+    actor_org_id: uuid.UUID | None = None
     # Organisations that are a party to the record itself (a referral's addressee): they
     # hear about it as they may read it (basis `referral_addressee`), without a protocol.
     party_org_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

@@ -54,14 +54,12 @@ def upgrade() -> None:
     sa.Column('data', sa.JSON(), nullable=False),
     sa.Column('occurred_at', app.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('dispatched_at', app.models.base.UTCDateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['actor_org_id'], ['organisations.id'], ),
-    sa.ForeignKeyConstraint(['participant_id'], ['participants.id'], ),
-    sa.ForeignKeyConstraint(['source_org_id'], ['organisations.id'], ),
     sa.PrimaryKeyConstraint('seq'),
     sa.UniqueConstraint('id')
     )
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_events_dispatched_at'), ['dispatched_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_events_participant_id'), ['participant_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_events_type'), ['type'], unique=False)
 
     op.create_table('webhook_deliveries',
@@ -103,6 +101,7 @@ def downgrade() -> None:
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_events_type'))
         batch_op.drop_index(batch_op.f('ix_events_dispatched_at'))
+        batch_op.drop_index(batch_op.f('ix_events_participant_id'))
 
     op.drop_table('events')
     with op.batch_alter_table('webhook_subscriptions', schema=None) as batch_op:

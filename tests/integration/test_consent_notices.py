@@ -13,7 +13,10 @@ from tests.integration.world import HookWorld, P, Receiver
 
 
 def _withdrawal_notices(hw: HookWorld) -> list[Notice]:
-    return list(hw.db.exec(select(Notice).where(Notice.kind == "consent_withdrawn")).all())
+    stmt = select(Notice).where(
+        Notice.kind == "consent_withdrawn", Notice.participant_id == hw.participant.id
+    )
+    return list(hw.db.exec(stmt).all())
 
 
 def _setup_readers(hw: HookWorld) -> None:
@@ -47,7 +50,12 @@ def test_notice_reaches_exactly_the_organisations_that_received_under_it(
     notices = _withdrawal_notices(hw)
     assert [n.organisation_id for n in notices] == [hw.housing.id]
     assert "appointments" in notices[0].message and "Sam" not in notices[0].message
-    [event] = hw.db.exec(select(DomainEvent).where(DomainEvent.type == "consent.withdrawn")).all()
+    [event] = hw.db.exec(
+        select(DomainEvent).where(
+            DomainEvent.type == "consent.withdrawn",
+            DomainEvent.participant_id == hw.participant.id,
+        )
+    ).all()
     assert event.party_org_ids == [str(hw.housing.id)]
 
 

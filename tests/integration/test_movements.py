@@ -61,8 +61,10 @@ def pw(world: World, db: Session, client: TestClient) -> PrisonWorld:
     return PrisonWorld(db, client, coord, prison, participant, headers)
 
 
-def _count(db: Session, model: Any) -> int:
-    return int(db.exec(select(func.count()).select_from(model)).one())
+def _count(pw: PrisonWorld, model: Any) -> int:
+    """Rows about this test's person (on PostgreSQL other tests may have committed rows)."""
+    stmt = select(func.count()).select_from(model).where(model.participant_id == pw.participant.id)
+    return int(pw.db.exec(stmt).one())
 
 
 def test_release_applies_custody_and_phase(pw: PrisonWorld) -> None:
@@ -72,7 +74,12 @@ def test_release_applies_custody_and_phase(pw: PrisonWorld) -> None:
     pw.db.refresh(pw.participant)
     assert pw.participant.phase == Phase.community
     assert pw.participant.actual_release_date.isoformat() == "2026-12-01"  # type: ignore[union-attr]
-    types = [e.type for e in pw.db.exec(select(DomainEvent)).all()]
+    types = [
+        e.type
+        for e in pw.db.exec(
+            select(DomainEvent).where(DomainEvent.participant_id == pw.participant.id)
+        ).all()
+    ]
     assert sorted(types) == [
         "movement.received",
         "participant.phase_changed",
@@ -83,14 +90,14 @@ def test_release_applies_custody_and_phase(pw: PrisonWorld) -> None:
 def test_a_repeated_event_changes_nothing(pw: PrisonWorld) -> None:
     first = pw.send()
     pw.db.refresh(pw.participant)
-    version, events = pw.participant.version, _count(pw.db, DomainEvent)
+    version, events = pw.participant.version, _count(pw, DomainEvent)
     again = pw.send(occurred_at=datetime(2026, 12, 5, tzinfo=UTC).isoformat())
     assert again.status_code == 200
     assert again.json()["duplicate"] is True and again.json()["id"] == first.json()["id"]
     pw.db.refresh(pw.participant)
     assert pw.participant.version == version
     assert pw.participant.actual_release_date.isoformat() == "2026-12-01"  # type: ignore[union-attr]
-    assert _count(pw.db, DomainEvent) == events and _count(pw.db, Movement) == 1
+    assert _count(pw, DomainEvent) == events and _count(pw, Movement) == 1
 
 
 def test_transfer_changes_the_establishment_only(pw: PrisonWorld) -> None:
@@ -115,7 +122,7 @@ def test_transition_table_is_obeyed(pw: PrisonWorld) -> None:
     pw.db.commit()
     res = pw.send(kind="received", establishment="HMP Northtown")
     assert res.status_code == 409
-    assert _count(pw.db, Movement) == 0
+    assert _count(pw, Movement) == 0
 
 
 def test_unknown_and_unrelated_numbers_look_the_same(pw: PrisonWorld, world: World) -> None:
@@ -127,7 +134,7 @@ def test_unknown_and_unrelated_numbers_look_the_same(pw: PrisonWorld, world: Wor
     assert unknown.status_code == unrelated.status_code == 422
     assert unknown.json()["detail"] == unrelated.json()["detail"]
     assert "B9876ZZ" not in unrelated.text
-    assert _count(pw.db, Movement) == 0
+    assert _count(pw, Movement) == 0
 
 
 def test_malformed_prison_number_422(pw: PrisonWorld) -> None:
@@ -155,6 +162,10 @@ def test_only_prison_and_probation_systems(pw: PrisonWorld, world: World) -> Non
 
 def test_release_with_open_items_notifies_the_lead(pw: PrisonWorld) -> None:
     pw.send()
-    [notice] = pw.db.exec(select(Notice).where(Notice.kind == "released_with_open_items")).all()
+    [notice] = pw.db.exec(
+        select(Notice).where(
+            Notice.kind == "released_with_open_items", Notice.participant_id == pw.participant.id
+        )
+    ).all()
     assert notice.organisation_id == pw.coord.id
     assert "Accommodation arranged" in notice.message and "Sam" not in notice.message

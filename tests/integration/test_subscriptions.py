@@ -54,7 +54,10 @@ class TestCreate:
         res = hw.client.post(HOOKS, json={**BODY, "url": url}, headers=hw.housing_admin)
         assert res.status_code == 422
         assert res.headers["content-type"].startswith("application/problem+json")
-        assert hw.db.exec(select(WebhookSubscription)).all() == []
+        stmt = select(WebhookSubscription).where(
+            WebhookSubscription.organisation_id == hw.housing.id
+        )
+        assert hw.db.exec(stmt).all() == []
 
     def test_unknown_event_type_422(self, hw: HookWorld) -> None:
         res = hw.client.post(
@@ -78,7 +81,9 @@ class TestOtherOrganisations:
         assert hw.client.get(HOOKS, headers=other).json()["items"] == []
         denials = hw.db.exec(
             select(AccessEvent).where(
-                AccessEvent.resource == "webhook_subscription", AccessEvent.outcome == "denied"
+                AccessEvent.resource == "webhook_subscription",
+                AccessEvent.outcome == "denied",
+                AccessEvent.actor_org_id == hw.coord.id,
             )
         ).all()
         assert {d.withheld[0]["reason"] for d in denials} == {"other_organisation"}
