@@ -19,6 +19,7 @@ from app.core.pagination import PageParams
 from app.models.organisation import Organisation
 from app.services.appointments import list_appointments
 from app.services.care_team import list_care_team
+from app.services.fhir_clinical import plan_resources, screening_resources
 from app.services.participants import participant_view
 from app.services.risk import list_alerts
 from app.sharing.gate import SharingGate
@@ -160,6 +161,11 @@ def export_bundle(gate: SharingGate, participant_id: uuid.UUID) -> dict[str, Any
     if members:
         resources.append(_care_team(participant_id, members, participant.source_org_id))
         org_ids |= {m["organisation_id"] for m in members}
+    plan_entries, plan = plan_resources(gate, participant_id)
+    screening_entries, screenings = screening_resources(gate, participant_id)
+    resources += plan_entries + screening_entries
+    org_ids |= {r["meta"]["source"].removeprefix("urn:uuid:") for r in plan_entries}
+    org_ids |= {r["meta"]["source"].removeprefix("urn:uuid:") for r in screening_entries}
     appointments = list_appointments(gate, participant_id, _ALL)
     alerts = list_alerts(gate, participant_id, _ALL)
     for a in appointments.items:
@@ -168,7 +174,8 @@ def export_bundle(gate: SharingGate, participant_id: uuid.UUID) -> dict[str, Any
     for alert in alerts.items:
         resources.append(_flag(participant_id, alert))
         org_ids.add(alert.source_org_id)
-    orgs = gate.session.exec(select(Organisation).where(col(Organisation.id).in_(org_ids))).all()
+    wanted = {uuid.UUID(str(o)) for o in org_ids}
+    orgs = gate.session.exec(select(Organisation).where(col(Organisation.id).in_(wanted))).all()
     organisations = [
         {"resourceType": "Organization", "id": str(o.id), "name": o.name} for o in orgs
     ]
@@ -178,7 +185,7 @@ def export_bundle(gate: SharingGate, participant_id: uuid.UUID) -> dict[str, Any
             "code": w.category,
             "display": f"{w.count} record(s) withheld: {w.reason}",
         }
-        for w in [*appointments.withheld, *alerts.withheld]
+        for w in [*appointments.withheld, *alerts.withheld, *plan.withheld, *screenings.withheld]
     ]
     bundle: dict[str, Any] = {
         "resourceType": "Bundle",

@@ -129,3 +129,57 @@ def test_bundles_validate_against_the_official_r4_schema(hw: HookWorld) -> None:
         bundle = _export(hw, headers)
         errors = [str(e) for e in validator.iter_errors(bundle)]
         assert errors == []
+
+
+def _with_plan_and_screening(hw: HookWorld) -> None:
+    goal = hw.client.post(
+        f"{P}/{hw.participant.id}/plan/goals",
+        json={"title": "Settle in", "horizon": "short_term_recovery", "life_domain": "housing"},
+        headers=hw.coord_headers,
+    )
+    assert goal.status_code == 201, goal.text
+    step = hw.client.post(
+        f"{P}/{hw.participant.id}/plan/actions",
+        json={
+            "goal_id": goal.json()["id"],
+            "description": "Visit the housing office",
+            "owner_kind": "participant",
+        },
+        headers=hw.coord_headers,
+    )
+    assert step.status_code == 201, step.text
+    screening = hw.client.post(
+        f"{P}/{hw.participant.id}/screenings",
+        json={"instrument": "PHQ-9", "responses": [1, 2, 1, 0, 3, 1, 2, 1, 0]},
+        headers=hw.coord_headers,
+    )
+    assert screening.status_code == 201, screening.text
+
+
+def test_plan_and_screenings_for_the_lead(hw: HookWorld) -> None:
+    _with_plan_and_screening(hw)
+    bundle = _export(hw, hw.coord_headers)
+    [care_plan] = _of(bundle, "CarePlan")
+    [goal] = _of(bundle, "Goal")
+    assert care_plan["goal"] == [{"reference": f"Goal/{goal['id']}"}]
+    assert care_plan["activity"][0]["detail"]["status"] == "not-started"
+    assert goal["lifecycleStatus"] == "active" and goal["description"]["text"] == "Settle in"
+    [answers] = _of(bundle, "QuestionnaireResponse")
+    assert [i["answer"][0]["valueInteger"] for i in answers["item"]] == [1, 2, 1, 0, 3, 1, 2, 1, 0]
+    [total] = _of(bundle, "Observation")
+    assert total["code"]["coding"][0] == {
+        "system": "http://loinc.org",
+        "code": "44261-6",
+        "display": "PHQ-9 total score",
+    }
+    assert total["valueInteger"] == 11
+    assert total["derivedFrom"] == [{"reference": f"QuestionnaireResponse/{answers['id']}"}]
+
+
+def test_plan_and_screenings_withheld_from_a_consent_recipient(hw: HookWorld) -> None:
+    _with_plan_and_screening(hw)
+    bundle = _export(hw, hw.world.headers(hw.housing))
+    for kind in ("CarePlan", "Goal", "QuestionnaireResponse", "Observation"):
+        assert _of(bundle, kind) == [], kind
+    assert {"plan", "mental_health"} <= {t["code"] for t in bundle["meta"]["tag"]}
+    assert "Settle in" not in str(bundle)
