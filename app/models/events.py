@@ -89,3 +89,11 @@ class EventRead(SQLModel):
 class EventPage(SQLModel):
     items: list[EventRead]
     next_cursor: str
+
+
+class ConsentExpiryNoticed(SQLModel, table=True):
+    """A consent whose expiry has been announced (so the worker tells each recipient once)."""
+
+    __tablename__ = "consent_expiry_noticed"
+    consent_id: uuid.UUID = Field(foreign_key="consents.id", primary_key=True)
+    noticed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

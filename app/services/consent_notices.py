@@ -11,12 +11,14 @@ import uuid
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import String, cast
+from sqlalchemy import String, cast, exists
 from sqlmodel import Session, col, select
 
 from app.auth.caller import Caller
+from app.auth.tokens import CLIENT_TOKEN, PARTNER_ROLE
 from app.core.errors import NotFound
 from app.models.audit import AccessEvent
+from app.models.events import ConsentExpiryNoticed
 from app.models.notice import Notice
 from app.models.organisation import Organisation
 from app.models.participant import Participant
@@ -29,6 +31,8 @@ from app.sharing.gate import SharingGate
 from app.sharing.visibility import is_current_lead
 
 KIND = "consent_withdrawn"
+EXPIRED_KIND = "consent_expired"
+KINDS = (KIND, EXPIRED_KIND)
 TOLD = "told_of_consent_withdrawal"
 ACKNOWLEDGED = "acknowledged_consent_withdrawal"
 RESOURCE = "consent_notice"
@@ -76,18 +80,19 @@ def _draft(
     )
 
 
-def notify_consent_withdrawal(gate: SharingGate, consent: Consent) -> None:
+def notify_consent_withdrawal(gate: SharingGate, consent: Consent, expired: bool = False) -> None:
     """Notices to the organisations that received data under `consent`, and its event."""
     words = ", ".join(CATEGORY_WORDS.get(c, c) for c in consent.categories)
     told = [o for o in recipients_under(gate.session, consent) if o != gate.caller.org_id]
+    ended = "has expired" if expired else "was withdrawn"
     notices = [
         Notice(
             organisation_id=org_id,
-            kind=KIND,
+            kind=EXPIRED_KIND if expired else KIND,
             participant_id=consent.participant_id,
             subject_id=str(consent.id),
             message=(
-                f"A consent under which you received {words} was withdrawn. Stop using it "
+                f"A consent under which you received {words} {ended}. Stop using it "
                 "for new purposes, and acknowledge this notice."
             ),
         )
@@ -104,7 +109,7 @@ def notify_consent_withdrawal(gate: SharingGate, consent: Consent) -> None:
     )
     emit(
         gate,
-        "consent.withdrawn",
+        "consent.expired" if expired else "consent.withdrawn",
         consent.participant_id,
         {"consent_id": consent.id},
         source_org_id=consent.source_org_id,
@@ -114,7 +119,7 @@ def notify_consent_withdrawal(gate: SharingGate, consent: Consent) -> None:
 
 def record_acknowledgement(gate: SharingGate, notice: Notice) -> None:
     """An acknowledged withdrawal notice, named so in the person's disclosure log."""
-    if notice.kind == KIND and notice.participant_id is not None:
+    if notice.kind in KINDS and notice.participant_id is not None:
         gate.accessed(
             notice.participant_id,
             action=ACKNOWLEDGED,
@@ -140,7 +145,7 @@ def consent_notices(
     rows = gate.session.exec(
         select(Notice, Organisation.name)
         .join(Organisation, col(Organisation.id) == Notice.organisation_id)
-        .where(Notice.kind == KIND, Notice.subject_id == str(consent.id))
+        .where(col(Notice.kind).in_(KINDS), Notice.subject_id == str(consent.id))
         .order_by(col(Notice.created_at), col(Notice.id))
     ).all()
     gate.accessed(participant.id, action="read", resource=RESOURCE, resource_id=str(consent.id))
@@ -164,3 +169,38 @@ def consent_notices(
             )
         )
     return out
+
+
+def _system_caller(org: Organisation) -> Caller:
+    return Caller(
+        subject="system:consent_expiry",
+        token_type=CLIENT_TOKEN,
+        org_id=org.id,
+        org_kind=org.kind,
+        role=PARTNER_ROLE,
+        scopes=frozenset(),
+        token_id="",
+        request_id="consent-expiry",
+    )
+
+
+def notify_expired_consents(session: Session, now: datetime, limit: int = 50) -> int:
+    """Tell the recipients of consents that have expired since the last round (once each)."""
+    consents = session.exec(
+        select(Consent)
+        .where(
+            col(Consent.expires_at) <= now,
+            col(Consent.withdrawn_at).is_(None),
+            ~exists().where(col(ConsentExpiryNoticed.consent_id) == col(Consent.id)),
+        )
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for consent in consents:
+        org = session.get(Organisation, consent.source_org_id)
+        assert org is not None  # foreign key
+        gate = SharingGate(session, _system_caller(org), now)
+        notify_consent_withdrawal(gate, consent, expired=True)
+        session.add(ConsentExpiryNoticed(consent_id=consent.id, noticed_at=now))
+    session.flush()
+    return len(consents)

@@ -16,6 +16,7 @@ from app.core.db import committing, get_engine
 from app.core.settings import get_settings
 from app.models.base import utcnow
 from app.services import delivery
+from app.services.consent_notices import notify_expired_consents
 
 log = logging.getLogger("throughcare.worker")
 Sessions = Callable[[], AbstractContextManager[Session]]
@@ -29,8 +30,11 @@ def own_session() -> Iterator[Session]:
 
 
 def run_once(sessions: Sessions = own_session) -> int:
-    """One round: fan out, claim a batch, send it, record the outcomes; the number sent."""
+    """One round: announce expired consents, fan out, claim a batch, send it, record the
+    outcomes; the number sent."""
     settings = get_settings()
+    with sessions() as session:
+        notify_expired_consents(session, utcnow())
     with sessions() as session:
         delivery.fan_out(session, utcnow())
     with sessions() as session:

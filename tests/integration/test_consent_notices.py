@@ -109,3 +109,31 @@ def test_other_organisation_cannot_follow_notices(hw: HookWorld) -> None:
     assert hw.client.get(url, headers=hw.world.headers(hw.housing)).status_code == 403
     stranger = hw.world.org("Stranger", OrgKind.housing)
     assert hw.client.get(url, headers=hw.world.headers(stranger)).status_code == 404
+
+
+def test_expiry_is_announced_once_to_those_who_received(hw: HookWorld) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    _setup_readers(hw)  # housing reads under the consent while it is valid
+    hw.consent.expires_at = datetime.now(UTC) - timedelta(minutes=1)
+    hw.db.add(hw.consent)
+    hw.db.commit()
+    run_once(hw.sessions)
+    run_once(hw.sessions)  # a second round tells nobody again
+    notices = hw.db.exec(
+        select(Notice).where(
+            Notice.kind == "consent_expired", Notice.participant_id == hw.participant.id
+        )
+    ).all()
+    assert [n.organisation_id for n in notices] == [hw.housing.id]
+    assert "has expired" in notices[0].message
+    [event] = hw.db.exec(
+        select(DomainEvent).where(
+            DomainEvent.type == "consent.expired",
+            DomainEvent.participant_id == hw.participant.id,
+        )
+    ).all()
+    assert event.party_org_ids == [str(hw.housing.id)]
+    url = f"{P}/{hw.participant.id}/consents/{hw.consent.id}/notices"
+    [row] = hw.client.get(url, headers=hw.coord_headers).json()
+    assert row["organisation_id"] == str(hw.housing.id)
