@@ -16,7 +16,7 @@ from app.core.errors import (
     Unprocessable,
     error_responses,
 )
-from app.core.etags import check_if_match, etag_for
+from app.core.etags import etag_for
 from app.core.pagination import Page, Paging
 from app.models.participant import Phase
 from app.models.referral import (
@@ -142,8 +142,7 @@ async def update_referral(
 ) -> ReferralRead:
     """Change a draft referral (If-Match required: 428 without it, 412 when stale)."""
     referral, _ = service.find_referral(gate, referral_id, action="update", for_update=True)
-    check_if_match(if_match, "r", referral.version)
-    body = service.update_draft(gate, referral, data)
+    body = service.update_draft(gate, referral, data, if_match)
     response.headers["ETag"] = etag_for("r", referral.version)
     return ReferralRead.model_validate(body)
 
@@ -168,8 +167,6 @@ async def act_on_referral(
     a stale ETag is refused with 412.
     """
     referral, _ = service.find_referral(gate, referral_id, action=str(action), for_update=True)
-    if if_match:
-        check_if_match(if_match, "r", referral.version)
-    result = service.apply_action(gate, referral, action, body or ReferralActionBody())
+    result = service.apply_action(gate, referral, action, body or ReferralActionBody(), if_match)
     response.headers["ETag"] = etag_for("r", referral.version)
     return ReferralRead.model_validate(result)

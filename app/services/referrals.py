@@ -20,6 +20,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from app.core.errors import Conflict, NotFound, Unprocessable
+from app.core.etags import check_if_match
 from app.models.directory import Service
 from app.models.notice import Notice
 from app.models.organisation import Organisation
@@ -303,8 +304,10 @@ def create_referral(gate: SharingGate, data: ReferralCreate) -> dict[str, Any]:
     return referral_view(gate, referral)
 
 
-def update_draft(gate: SharingGate, referral: Referral, data: ReferralUpdate) -> dict[str, Any]:
-    """Change a draft referral (the referring organisation only)."""
+def update_draft(
+    gate: SharingGate, referral: Referral, data: ReferralUpdate, if_match: str | None
+) -> dict[str, Any]:
+    """Change a draft referral (the referring organisation only; If-Match required)."""
     gate.authorize(
         policy.may_edit_referral_draft(gate.actor, from_org_id=referral.from_org_id),
         "update",
@@ -312,6 +315,8 @@ def update_draft(gate: SharingGate, referral: Referral, data: ReferralUpdate) ->
         referral.participant_id,
         resource_id=str(referral.id),
     )
+    # After the permission: a refused caller learns nothing from 412-or-403.
+    check_if_match(if_match, "r", referral.version)
     if referral.status != ReferralStatus.draft:
         raise Conflict("Only a draft referral can be changed; use the actions instead.")
     changes = data.model_dump(exclude_unset=True)
@@ -376,7 +381,11 @@ def _join_care_team(gate: SharingGate, referral: Referral, now: datetime) -> Non
 
 
 def apply_action(
-    gate: SharingGate, referral: Referral, action: ReferralAction, body: ReferralActionBody
+    gate: SharingGate,
+    referral: Referral,
+    action: ReferralAction,
+    body: ReferralActionBody,
+    if_match: str | None = None,
 ) -> dict[str, Any]:
     """Move a referral by one action: 403 for the wrong party, 409 if the table forbids it
     (the party is checked first: the status is not the other side's to probe)."""
@@ -390,6 +399,8 @@ def apply_action(
     gate.authorize(
         may_act, str(action), RESOURCE, referral.participant_id, resource_id=str(referral.id)
     )
+    if if_match:  # optional here: the transition table already guards the state
+        check_if_match(if_match, "r", referral.version)
     current, target = referral.status, ACTION_TARGETS[action]
     if target not in REFERRAL_TRANSITIONS[current]:
         raise Conflict(f"A referral that is {current} cannot take the action '{action}'.")

@@ -364,3 +364,26 @@ class TestMembershipFromAcceptedReferral:
         ended = rw.client.delete(f"{url}/{housing[0]['id']}", headers=rw.referrer())
         assert ended.status_code == 200, ended.text
         assert ended.json()["active"] is False
+
+
+class TestPermissionBeforePrecondition:
+    """A party that may not act gets 403 whatever If-Match it sends: 412-or-403 would
+    tell it whether the referral changed."""
+
+    def test_recipient_patch_is_403_with_stale_or_fresh_etag(self, rw: ReferralWorld) -> None:
+        made = rw.create(submit=True)
+        url = f"{URL}/{made['id']}"
+        for tag in ('"r-999"', f'"r-{made["version"]}"'):
+            res = rw.client.patch(
+                url, json={"reason": "changed"}, headers={**rw.recipient(), "If-Match": tag}
+            )
+            assert res.status_code == 403, (tag, res.text)
+
+    def test_wrong_party_action_is_403_with_a_stale_etag(self, rw: ReferralWorld) -> None:
+        made = rw.create(submit=True)
+        res = rw.client.post(
+            f"{URL}/{made['id']}/withdraw",
+            json=None,
+            headers={**rw.recipient(), "If-Match": '"r-999"'},
+        )
+        assert res.status_code == 403, res.text
