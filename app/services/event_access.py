@@ -20,6 +20,8 @@ from app.auth.tokens import CLIENT_TOKEN, PARTNER_ROLE
 from app.models.events import DomainEvent
 from app.models.organisation import Organisation
 from app.models.participant import Participant
+from app.models.referral import Referral
+from app.services.referrals import record_sight, referral_seen
 from app.sharing.categories import Category, Purpose
 from app.sharing.gate import SharingGate
 from app.sharing.visibility import related_to
@@ -57,6 +59,8 @@ def check_event(
         return EventVerdict(True, "no_person")
     category = Category(event.category or Category.identity)
     resource_id = str(event.id)
+    if event.type.startswith("referral."):
+        return _referral_event(gate, event, action=action, listing=listing)
     if str(gate.caller.org_id) in event.party_org_ids:
         gate.disclosed(
             event.participant_id,
@@ -84,6 +88,24 @@ def check_event(
         # A delivery not sent is a refused disclosure; a feed page just leaves it out.
         gate.deny(event.participant_id, action, RESOURCE, reason, resource_id=resource_id)
     return EventVerdict(False, reason)
+
+
+def _referral_event(
+    gate: SharingGate, event: DomainEvent, *, action: str, listing: bool
+) -> EventVerdict:
+    """A referral's event goes to whoever may see that referral now, as the API decides it
+    (parties, the closed view of a recipient, or the sharing decision for others)."""
+    assert event.participant_id is not None
+    referral = gate.session.get(Referral, uuid.UUID(event.data["referral_id"]))
+    seen = referral_seen(gate, referral) if referral is not None else None
+    if referral is None or seen is None:
+        if not listing:
+            gate.deny(
+                event.participant_id, action, RESOURCE, "not_visible", resource_id=str(event.id)
+            )
+        return EventVerdict(False, "not_visible")
+    record_sight(gate, referral, seen, action=action, record_id=False)
+    return EventVerdict(True, seen.basis)
 
 
 def may_hear_of(org_id: uuid.UUID, now: datetime) -> Any:
