@@ -1,7 +1,7 @@
 """integration outbox webhooks
 
 Revision ID: 6c4aff8e3589
-Revises: 5a7e3c1d9b20
+Revises: c4e1a7d2b9f3
 Create Date: 2026-12-02 13:36:06.105655
 """
 
@@ -15,7 +15,7 @@ import app.models.base
 
 
 revision: str = '6c4aff8e3589'
-down_revision: str | None = '5a7e3c1d9b20'
+down_revision: str | None = 'c4e1a7d2b9f3'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
