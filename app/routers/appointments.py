@@ -20,7 +20,9 @@ from app.core.etags import etag_for
 from app.core.pagination import Paging
 from app.models.appointment import AppointmentCreate, AppointmentRead, AppointmentUpdate
 from app.models.listing import RecordPage
+from app.routers.idempotent import IdempotencyKey, create_once
 from app.services import appointments as service
+from app.sharing.categories import Category
 from app.sharing.deps import RecordsRead, RecordsWrite
 
 router = APIRouter(
@@ -57,15 +59,23 @@ def create_appointment(
     participant_id: uuid.UUID,
     data: AppointmentCreate,
     request: Request,
-    response: Response,
-) -> AppointmentRead | JSONResponse:
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Book an appointment; 409 naming the clash when it overlaps one the caller may see."""
     try:
-        body = service.create_appointment(gate, participant_id, data)
+        return create_once(
+            gate,
+            request,
+            idempotency_key,
+            participant_id=participant_id,
+            resource="appointment",
+            categories=[Category.appointments],
+            body=data,
+            create=lambda: service.create_appointment(gate, participant_id, data),
+            headers=lambda made: {"ETag": etag_for("appointment", int(made["version"]))},
+        )
     except service.AppointmentClash as exc:
         return _clash(exc, request)
-    response.headers["ETag"] = etag_for("appointment", body.version)
-    return body
 
 
 @router.patch(

@@ -3,13 +3,16 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import JSONResponse
 
 from app.auth.guards import AUTH_ERRORS
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable, error_responses
 from app.core.pagination import Page, Paging
 from app.models.break_glass import BreakGlassCreate, BreakGlassRead, BreakGlassReviewCreate
+from app.routers.idempotent import IdempotencyKey, create_once
 from app.services import break_glass as service
+from app.sharing import policy
 from app.sharing.deps import AuditRead, BreakGlassGate
 
 router = APIRouter(prefix="/api/v1", tags=["break-glass"], responses=AUTH_ERRORS)
@@ -22,11 +25,31 @@ router = APIRouter(prefix="/api/v1", tags=["break-glass"], responses=AUTH_ERRORS
     responses=error_responses(NotFound, Forbidden, Unprocessable),
 )
 def break_glass(
-    gate: BreakGlassGate, participant_id: uuid.UUID, data: BreakGlassCreate
-) -> BreakGlassRead:
+    gate: BreakGlassGate,
+    participant_id: uuid.UUID,
+    data: BreakGlassCreate,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Emergency access to named categories for a short time; audited and reviewed."""
-    participant = gate.participant(participant_id, action="break_glass", resource="break_glass")
-    return BreakGlassRead.model_validate(service.break_glass(gate, participant, data))
+    # Who may is decided before the retry-safety precondition: a partner system may never
+    # break the glass, and is told so rather than asked for an Idempotency-Key.
+    gate.authorize(policy.may_break_glass(gate.actor), "create", "break_glass", participant_id)
+
+    def grant() -> BreakGlassRead:
+        participant = gate.participant(participant_id, action="break_glass", resource="break_glass")
+        return BreakGlassRead.model_validate(service.break_glass(gate, participant, data))
+
+    return create_once(
+        gate,
+        request,
+        idempotency_key,
+        participant_id=participant_id,
+        resource="break_glass",
+        categories=[],
+        body=data,
+        create=grant,
+    )
 
 
 @router.get(

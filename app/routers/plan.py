@@ -3,7 +3,8 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Response, status
+from fastapi import APIRouter, Header, Path, Request, Response, status
+from fastapi.responses import JSONResponse
 
 from app.auth.guards import AUTH_ERRORS
 from app.core.errors import (
@@ -31,8 +32,10 @@ from app.models.plan import (
     ReviewRead,
     WorkbookRead,
 )
+from app.routers.idempotent import IdempotencyKey, create_once
 from app.services import plan as service
 from app.services import plan_reviews as reviews
+from app.sharing.categories import Category
 from app.sharing.deps import PlansRead, PlansWrite
 
 router = APIRouter(
@@ -71,12 +74,24 @@ def read_workbook(gate: PlansRead, participant_id: uuid.UUID) -> WorkbookRead:
     responses=WRITE_ERRORS,
 )
 def create_goal(
-    gate: PlansWrite, participant_id: uuid.UUID, data: GoalCreate, response: Response
-) -> GoalRead:
+    gate: PlansWrite,
+    participant_id: uuid.UUID,
+    data: GoalCreate,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Add a goal to the plan (the plan is created with its first goal)."""
-    body = service.create_goal(gate, participant_id, data)
-    response.headers["ETag"] = body.etag
-    return body
+    return create_once(
+        gate,
+        request,
+        idempotency_key,
+        participant_id=participant_id,
+        resource="goal",
+        categories=[Category.plan],
+        body=data,
+        create=lambda: service.create_goal(gate, participant_id, data),
+        headers=lambda made: {"ETag": str(made["etag"])},
+    )
 
 
 @router.patch("/goals/{goal_id}", response_model=GoalRead, responses=WRITE_ERRORS)
@@ -101,12 +116,24 @@ def update_goal(
     responses=WRITE_ERRORS,
 )
 def create_action(
-    gate: PlansWrite, participant_id: uuid.UUID, data: ActionCreate, response: Response
-) -> ActionRead:
+    gate: PlansWrite,
+    participant_id: uuid.UUID,
+    data: ActionCreate,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Add a step towards a goal, with its owner, resource and due date."""
-    body = service.create_action(gate, participant_id, data)
-    response.headers["ETag"] = body.etag
-    return body
+    return create_once(
+        gate,
+        request,
+        idempotency_key,
+        participant_id=participant_id,
+        resource="action",
+        categories=[Category.plan],
+        body=data,
+        create=lambda: service.create_action(gate, participant_id, data),
+        headers=lambda made: {"ETag": str(made["etag"])},
+    )
 
 
 @router.patch("/actions/{action_id}", response_model=ActionRead, responses=WRITE_ERRORS)
@@ -138,9 +165,24 @@ def list_reviews(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(Forbidden, Conflict, Unprocessable),
 )
-def create_review(gate: PlansWrite, participant_id: uuid.UUID, data: ReviewCreate) -> ReviewRead:
+def create_review(
+    gate: PlansWrite,
+    participant_id: uuid.UUID,
+    data: ReviewCreate,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Record a review meeting; it freezes the plan as the next version."""
-    return reviews.create_review(gate, participant_id, data)
+    return create_once(
+        gate,
+        request,
+        idempotency_key,
+        participant_id=participant_id,
+        resource="review",
+        categories=[Category.plan],
+        body=data,
+        create=lambda: reviews.create_review(gate, participant_id, data),
+    )
 
 
 @router.get("/versions/{version}", response_model=PlanVersionRead)

@@ -2,7 +2,8 @@
 
 import uuid
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
+from fastapi.responses import JSONResponse
 
 from app.auth.guards import AUTH_ERRORS
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable, error_responses
@@ -10,7 +11,9 @@ from app.core.pagination import Paging
 from app.models.listing import RecordPage
 from app.models.risk import AlertStatus, RiskAlertClose, RiskAlertCreate, RiskAlertRead
 from app.models.screening import Instrument, ScreeningCreate, ScreeningRead, ScreeningTrend
+from app.routers.idempotent import IdempotencyKey, create_once
 from app.services import risk, screenings
+from app.sharing.categories import Category
 from app.sharing.deps import RecordsRead, RecordsWrite
 
 router = APIRouter(
@@ -38,10 +41,23 @@ def list_alerts(
     responses=error_responses(Forbidden, Unprocessable),
 )
 def raise_alert(
-    gate: RecordsWrite, participant_id: uuid.UUID, data: RiskAlertCreate
-) -> RiskAlertRead:
+    gate: RecordsWrite,
+    participant_id: uuid.UUID,
+    data: RiskAlertCreate,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Raise a risk alert."""
-    return risk.raise_alert(gate, participant_id, data)
+    return create_once(
+        gate,
+        request,
+        idempotency_key,
+        participant_id=participant_id,
+        resource="risk_alert",
+        categories=[Category.risk],
+        body=data,
+        create=lambda: risk.raise_alert(gate, participant_id, data),
+    )
 
 
 @router.post(
@@ -74,10 +90,23 @@ def list_screenings(
     responses=error_responses(Forbidden, Unprocessable),
 )
 def record_screening(
-    gate: RecordsWrite, participant_id: uuid.UUID, data: ScreeningCreate
-) -> ScreeningRead:
+    gate: RecordsWrite,
+    participant_id: uuid.UUID,
+    data: ScreeningCreate,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Record a screening from its item responses; the server scores it."""
-    return screenings.record_screening(gate, participant_id, data)
+    return create_once(
+        gate,
+        request,
+        idempotency_key,
+        participant_id=participant_id,
+        resource="screening",
+        categories=[Category.mental_health],
+        body=data,
+        create=lambda: screenings.record_screening(gate, participant_id, data),
+    )
 
 
 @router.get("/screenings/trend", response_model=ScreeningTrend)

@@ -3,7 +3,8 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from app.auth.guards import AUTH_ERRORS
@@ -11,6 +12,7 @@ from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable, error_
 from app.core.pagination import Page, Paging
 from app.models.participant import CareTeamMemberCreate, CareTeamMemberRead
 from app.models.sharing import ConsentCreate, ConsentRead, ConsentWithdraw
+from app.routers.idempotent import IdempotencyKey, create_once
 from app.services import care_team, consents, disclosures
 from app.services.access import explain_access
 from app.sharing.categories import Category
@@ -79,11 +81,28 @@ def list_care_team(gate: ParticipantsRead, participant_id: uuid.UUID) -> list[Ca
     responses=error_responses(NotFound, Forbidden, Conflict, Unprocessable),
 )
 def add_care_team_member(
-    gate: ParticipantsWrite, participant_id: uuid.UUID, data: CareTeamMemberCreate
-) -> CareTeamMemberRead:
+    gate: ParticipantsWrite,
+    participant_id: uuid.UUID,
+    data: CareTeamMemberCreate,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Add an organisation to the care team (lead organisation only)."""
-    participant = gate.participant(participant_id, action="create", resource="care_team_member")
-    return CareTeamMemberRead.model_validate(care_team.add_member(gate, participant, data))
+
+    def add() -> CareTeamMemberRead:
+        participant = gate.participant(participant_id, action="create", resource="care_team_member")
+        return CareTeamMemberRead.model_validate(care_team.add_member(gate, participant, data))
+
+    return create_once(
+        gate,
+        request,
+        idempotency_key,
+        participant_id=participant_id,
+        resource="care_team_member",
+        categories=[],
+        body=data,
+        create=add,
+    )
 
 
 @router.delete(
@@ -117,11 +136,28 @@ def list_consents(gate: ConsentsRead, participant_id: uuid.UUID) -> list[Consent
     responses=error_responses(NotFound, Forbidden, Unprocessable),
 )
 def record_consent(
-    gate: ConsentsWrite, participant_id: uuid.UUID, data: ConsentCreate
-) -> ConsentRead:
+    gate: ConsentsWrite,
+    participant_id: uuid.UUID,
+    data: ConsentCreate,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Record consent the participant gave (categories, recipients, purposes, method)."""
-    participant = gate.participant(participant_id, action="create", resource="consent")
-    return ConsentRead.model_validate(consents.record_consent(gate, participant, data))
+
+    def record() -> ConsentRead:
+        participant = gate.participant(participant_id, action="create", resource="consent")
+        return ConsentRead.model_validate(consents.record_consent(gate, participant, data))
+
+    return create_once(
+        gate,
+        request,
+        idempotency_key,
+        participant_id=participant_id,
+        resource="consent",
+        categories=[],
+        body=data,
+        create=record,
+    )
 
 
 @router.post(

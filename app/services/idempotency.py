@@ -9,6 +9,7 @@ stored result: race-free without check-then-insert.
 import hashlib
 import json
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,7 +81,15 @@ def run_idempotent(
         if found is None:
             raise
         return _replay(found, fingerprint)
-    status, body, resource_id = create()
+    try:
+        status, body, resource_id = create()
+    except Exception:
+        # The work failed: forget the key so that a retry may try again (an error that is
+        # answered rather than raised, such as a clash, would otherwise leave it pending).
+        with suppress(Exception):
+            session.delete(record)
+            session.flush()
+        raise
     record.status_code, record.response, record.resource_id = status, body, resource_id
     session.add(record)
     session.flush()
