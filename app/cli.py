@@ -76,9 +76,13 @@ def serve(
     port: Annotated[int, typer.Option()] = 8000,
     workers: Annotated[int, typer.Option(min=1)] = 1,
 ) -> None:
-    """Serve the API with uvicorn."""
+    """Serve the API with uvicorn (and the delivery worker, if `embedded_worker` is set)."""
     import uvicorn
 
+    if get_settings().embedded_worker:
+        from app.services.worker import start_embedded
+
+        start_embedded()
     uvicorn.run(
         "app.main:app",
         host=host,
@@ -87,6 +91,27 @@ def serve(
         access_log=False,
         proxy_headers=True,
     )
+
+
+@cli.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Run one delivery round and exit.")] = False,
+) -> None:
+    """Deliver webhooks: fan out new events, send due deliveries, retry failures."""
+    import signal
+    import threading
+
+    from app.services.worker import run_forever, run_once
+
+    if once:
+        typer.echo(f"sent {run_once()}")
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        run_forever(stop)
+    except KeyboardInterrupt:
+        stop.set()
 
 
 @cli.command()

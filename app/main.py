@@ -18,9 +18,13 @@ from app.routers import (
     appointments,
     auth,
     break_glass,
+    consent_notices,
     directory,
+    events,
+    fhir,
     governance,
     health,
+    movements,
     notices,
     participants,
     plan,
@@ -31,6 +35,7 @@ from app.routers import (
     sharing,
     statistics,
     timeline,
+    webhooks,
 )
 from app.sharing.checkpoints import checkpoint_lifespan
 
@@ -90,6 +95,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         release,
         governance,
         statistics,
+        webhooks,
+        events,
+        consent_notices,
+        movements,
+        fhir,
     ):
         app.include_router(module.router)
     app.include_router(appointments.worklists)

@@ -951,5 +951,98 @@ def _participants_phase(w: RouteWorld) -> Call:
     return Call("GET", "/api/v1/participants", w.h(w.cmht), 200, {}, params=params)
 
 
+# -- the event feed (issue 11) --------------------------------------------------------
+
+
+def _feed_people(response: Response) -> Expected:
+    assert response.json()["items"], "the case must show at least one event"
+    return allowed(*{uuid.UUID(e["data"]["participant_id"]) for e in response.json()["items"]})
+
+
+@case("GET", "/api/v1/events", "allowed", "the lead's system: one event per person on the page")
+def _events_feed(w: RouteWorld) -> Call:
+    w.appointment  # booked through the API: its event is in the outbox
+    return Call("GET", "/api/v1/events", w.partner(w.coord, "events:read"), 200, _feed_people)
+
+
+@case("GET", "/api/v1/events", "refused", "a practitioner token: 403, nobody touched")
+def _events_feed_practitioner(w: RouteWorld) -> Call:
+    w.appointment
+    return Call("GET", "/api/v1/events", w.h(w.coord), 403, {})
+
+
+@case("GET", f"{P}/consents/{{consent_id}}/notices", "allowed", "the lead organisation")
+def _consent_notices(w: RouteWorld) -> Call:
+    url = w.url(f"/consents/{w.consent['id']}/notices")
+    return Call("GET", url, w.h(w.coord), 200, allowed(w.pid))
+
+
+@case("GET", f"{P}/consents/{{consent_id}}/notices", "refused", "no relationship: 404")
+def _consent_notices_stranger(w: RouteWorld) -> Call:
+    url = w.url(f"/consents/{w.consent['id']}/notices")
+    return Call("GET", url, w.h(w.housing), 404, denied(w.pid))
+
+
+# -- prison movements (issue 11) -------------------------------------------------------
+
+
+def _prison_system(w: RouteWorld) -> dict[str, str]:
+    """A prison healthcare system on the first participant's care team; they get a number."""
+    from app.models.organisation import OrgKind
+    from app.models.participant import CareRole, CareTeamMember, Participant
+
+    prison = w.world.org("Prison health", OrgKind.prison_healthcare)
+    person = w.db.get(Participant, w.pid)
+    assert person is not None
+    person.prison_number = "A7777ZZ"
+    w.db.add(person)
+    w.db.add(
+        CareTeamMember(
+            participant_id=w.pid,
+            organisation_id=prison.id,
+            role=CareRole.contributor,
+            source_org_id=prison.id,
+            added_by="test",
+        )
+    )
+    return w.partner(prison, "movements:write")
+
+
+def _movement(number: str) -> dict[str, str]:
+    return {
+        "event_id": f"mv-{uuid.uuid4().hex[:8]}",
+        "kind": "transferred",
+        "prison_number": number,
+        "occurred_at": "2026-11-30T10:00:00+00:00",
+        "establishment": "HMP Southtown",
+    }
+
+
+@case("POST", "/api/v1/movements", "allowed", "the prison's system, a person it cares for")
+def _movement_allowed(w: RouteWorld) -> Call:
+    headers = _prison_system(w)
+    return Call(
+        "POST", "/api/v1/movements", headers, 201, allowed(w.pid), json=_movement("A7777ZZ")
+    )
+
+
+@case("POST", "/api/v1/movements", "refused", "a housing system: 403, nobody touched")
+def _movement_refused(w: RouteWorld) -> Call:
+    _prison_system(w)
+    headers = w.partner(w.housing, "movements:write")
+    return Call("POST", "/api/v1/movements", headers, 403, {}, json=_movement("A7777ZZ"))
+
+
+@case("GET", f"{P}/fhir", "allowed", "the lead organisation: one export event")
+def _fhir(w: RouteWorld) -> Call:
+    w.appointment
+    return Call("GET", w.url("/fhir"), w.h(w.coord), 200, allowed(w.pid))
+
+
+@case("GET", f"{P}/fhir", "refused", "no relationship: 404")
+def _fhir_stranger(w: RouteWorld) -> Call:
+    return Call("GET", w.url("/fhir"), w.h(w.housing), 404, denied(w.pid))
+
+
 # Registers the governance routes' cases (issue 14).
 import tests.route_audit_cases_governance  # noqa: E402, F401

@@ -40,6 +40,7 @@ ADMIN = _e("admin", "no", "admin", note="accounts and organisations, not care re
 # organisation's administrators: account administration, not a disclosure of the record.
 ADMIN_USERS = _e("admin", "no", "admin", note="participant accounts carry participant_id")
 DIRECTORY = _e("authenticated", "no", note="the service directory holds no personal data")
+HOOKS = _e("authenticated", "no", "webhooks:manage", note="URLs and event types only")
 PROTOCOLS = _e("authenticated", "no", note="sharing agreements, not personal data")
 
 ROUTES: dict[tuple[str, str], Entry] = {
@@ -157,6 +158,27 @@ ROUTES: dict[tuple[str, str], Entry] = {
     # release
     ("GET", f"{P}/release-readiness"): _e("authenticated", "yes", "participants:read"),
     ("GET", "/api/v1/caseload/releases"): _e("authenticated", "yes", "participants:read"),
+    # integration: webhook subscriptions hold no personal data; the event feed names people
+    ("GET", "/api/v1/webhooks"): HOOKS,
+    ("POST", "/api/v1/webhooks"): HOOKS,
+    ("GET", "/api/v1/webhooks/{subscription_id}"): HOOKS,
+    ("PATCH", "/api/v1/webhooks/{subscription_id}"): HOOKS,
+    ("DELETE", "/api/v1/webhooks/{subscription_id}"): HOOKS,
+    ("POST", "/api/v1/webhooks/{subscription_id}/rotate-secret"): HOOKS,
+    ("GET", "/api/v1/webhooks/{subscription_id}/deliveries"): _e(
+        "authenticated", "no", "webhooks:manage", note="event ids and types, no participant ids"
+    ),
+    ("POST", "/api/v1/webhooks/deliveries/{delivery_id}/redeliver"): HOOKS,
+    ("GET", f"{P}/consents/{{consent_id}}/notices"): _e(
+        "authenticated", "yes", "consents:read", note="organisation names told and acknowledged"
+    ),
+    ("GET", f"{P}/fhir"): _e("authenticated", "yes", "participants:read", "records:read"),
+    ("POST", "/api/v1/movements"): _e(
+        "authenticated", "yes", "movements:write", note="the person's id for a known number"
+    ),
+    ("GET", "/api/v1/events"): _e(
+        "authenticated", "yes", "events:read", note="participant ids and record ids"
+    ),
 }
 
 # Routes that are not API operations (FastAPI's own documentation pages), exposed only

@@ -22,6 +22,9 @@ class Scope(StrEnum):
     admin = "admin"
     governance_decide = "governance:decide"
     statistics_read = "statistics:read"
+    webhooks_manage = "webhooks:manage"
+    events_read = "events:read"
+    movements_write = "movements:write"
 
 
 ALL_SCOPES: frozenset[str] = frozenset(s.value for s in Scope)
@@ -45,7 +48,8 @@ _PRACTICE = frozenset(
 ROLE_SCOPES: dict[Role, frozenset[str]] = {
     Role.practitioner: _PRACTICE | {Scope.break_glass},
     Role.supervisor: _PRACTICE | {Scope.break_glass},
-    Role.org_admin: _PRACTICE | {Scope.directory_write, Scope.admin},
+    Role.org_admin: _PRACTICE
+    | {Scope.directory_write, Scope.admin, Scope.webhooks_manage, Scope.events_read},
     Role.system_admin: frozenset({Scope.admin, Scope.directory_write, Scope.audit_read}),
     Role.participant: frozenset(
         {

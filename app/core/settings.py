@@ -46,6 +46,19 @@ class Settings(BaseSettings):
     referral_response_hours_soon: int = Field(default=72, ge=1)
     referral_response_hours_urgent: int = Field(default=24, ge=1)
     log_level: str = "INFO"
+    # Webhooks (app/services/delivery.py, app/services/webhook_http.py).
+    webhook_allow_http: bool = False  # https only unless set (tests deliver to loopback)
+    # Networks a webhook may reach although not public (e.g. ["127.0.0.1/32"] in tests).
+    webhook_allowed_networks: list[str] = []
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_max_response_bytes: int = Field(default=65_536, ge=1024)
+    # Seconds to wait before each retry (Standard Webhooks' schedule: about 27 hours in all).
+    webhook_retry_schedule: list[float] = [5, 300, 1800, 7200, 18000, 36000, 36000]
+    webhook_secret_grace_hours: int = Field(default=24, ge=0, le=24 * 30)
+    # Start the delivery worker inside `serve` (the embedded single-node mode).
+    embedded_worker: bool = True
+    worker_poll_seconds: float = Field(default=2.0, gt=0)
+    worker_batch_size: int = Field(default=20, ge=1, le=1000)
     # Migrations (and `throughcare db grant`) connect as the owner of the tables; the
     # service connects with `database_url` as an application role that owns nothing.
     migration_database_url: str | None = None

@@ -15,6 +15,7 @@ from app.core.db import READ_ONLY, get_engine, sqlite_path
 from app.core.errors import database_unavailable, problem_response
 from app.core.metrics import metrics
 from app.core.settings import get_settings
+from app.services.delivery_metrics import delivery_metrics
 
 router = APIRouter(tags=["operations"])
 MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations"
@@ -121,6 +122,6 @@ def _postgres_write_problem(conn: Connection) -> str | None:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
-async def read_metrics() -> str:
-    """Request counts by route and status, in Prometheus text format."""
-    return metrics.render()
+def read_metrics() -> str:
+    """Request counts by route and status, and webhook delivery figures (Prometheus text)."""
+    return metrics.render() + delivery_metrics()

@@ -28,6 +28,7 @@ from app.models.base import utcnow
 from app.models.listing import RecordPage
 from app.models.notice import Notice
 from app.models.organisation import Organisation
+from app.services.outbox import emit
 from app.services.plan import merge_withheld
 from app.services.record_pages import gated_record_page
 from app.sharing import policy
@@ -177,6 +178,7 @@ def create_appointment(
     )
     gate.session.add(appointment)
     gate.session.flush()
+    emit(gate, "appointment.booked", participant_id, {"appointment_id": appointment.id})
     _notify_hidden_clashes(gate, appointment, hidden)
     gate.wrote(
         participant_id,
@@ -253,6 +255,13 @@ def update_appointment(
     gate.session.add(appointment)
     _notify_hidden_clashes(gate, appointment, hidden)
     gate.session.flush()
+    emit(
+        gate,
+        "appointment.attendance_recorded" if "attendance" in changes else "appointment.changed",
+        participant_id,
+        {"appointment_id": appointment.id},
+        source_org_id=appointment.source_org_id,
+    )
     gate.wrote(
         participant_id,
         [Category.appointments],

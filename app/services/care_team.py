@@ -7,6 +7,7 @@ from sqlmodel import col, select
 from app.core.errors import Conflict, NotFound, Unprocessable
 from app.models.organisation import Organisation, User
 from app.models.participant import CareRole, CareTeamMember, CareTeamMemberCreate, Participant
+from app.services.outbox import emit
 from app.sharing import policy
 from app.sharing.categories import Category
 from app.sharing.gate import SharingGate
@@ -98,6 +99,13 @@ def add_member(
     )
     gate.session.add(member)
     gate.session.flush()
+    emit(
+        gate,
+        "care_team.joined",
+        participant.id,
+        {"member_id": member.id, "organisation_id": org.id},
+        parties=[org.id],
+    )
     gate.wrote(
         participant.id,
         [Category.plan],
@@ -132,6 +140,14 @@ def end_member(
     member.until = gate.now
     gate.session.add(member)
     gate.session.flush()
+    emit(
+        gate,
+        "care_team.ended",
+        participant.id,
+        {"member_id": member.id, "organisation_id": member.organisation_id},
+        source_org_id=member.source_org_id,
+        parties=[member.organisation_id],
+    )
     gate.wrote(
         participant.id,
         [Category.plan],

@@ -14,6 +14,8 @@ from app.core.errors import Conflict, NotFound, Unprocessable
 from app.models.organisation import Organisation
 from app.models.participant import Participant
 from app.models.sharing import Consent, ConsentCreate, ConsentWithdraw
+from app.services.consent_notices import notify_consent_withdrawal
+from app.services.outbox import emit
 from app.sharing import policy
 from app.sharing.gate import SharingGate
 
@@ -126,6 +128,7 @@ def record_consent(
     )
     gate.session.add(consent)
     gate.session.flush()
+    emit(gate, "consent.given", participant.id, {"consent_id": consent.id})
     gate.wrote(
         participant.id, [], action="record_consent", resource="consent", resource_id=str(consent.id)
     )
@@ -160,6 +163,7 @@ def withdraw_consent(
     consent.withdrawn_by = caller.subject
     gate.session.add(consent)
     gate.session.flush()
+    notify_consent_withdrawal(gate, consent)
     gate.wrote(
         participant.id,
         [],

@@ -9,6 +9,7 @@ from sqlmodel import col, select
 from app.core.errors import Conflict, NotFound
 from app.core.pagination import PageParams, paginate
 from app.models.notice import Notice
+from app.services.consent_notices import record_acknowledgement
 from app.sharing import policy
 from app.sharing.gate import SharingGate
 
@@ -53,6 +54,7 @@ def acknowledge_notice(gate: SharingGate, notice_id: uuid.UUID) -> Notice:
     notice.acknowledged_by = gate.caller.subject
     gate.session.add(notice)
     gate.session.flush()
+    record_acknowledgement(gate, notice)
     if notice.participant_id is not None:
         # The answer is the notice again (participant id, message): audited as a read.
         gate.accessed(notice.participant_id, action="acknowledge", resource=RESOURCE)

@@ -25,6 +25,7 @@ from app.models.participant import (
     Phase,
 )
 from app.services.filtered_pages import paginate_kept
+from app.services.outbox import emit_custody_changes
 from app.sharing import policy
 from app.sharing.categories import Category
 from app.sharing.fields import METADATA_FIELDS, categories_of
@@ -288,6 +289,7 @@ def update_participant(
     if changes.get("lead_practitioner_id") is not None:
         _check_lead_practitioner(gate, changes["lead_practitioner_id"])
     _identifier_clash(gate, changes, participant.id)
+    emit_custody_changes(gate, participant, changes)
     for name, value in changes.items():
         setattr(participant, name, value)
     participant.version += 1

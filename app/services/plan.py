@@ -40,6 +40,7 @@ from app.models.plan import (
     WorkbookRead,
     WorkbookStep,
 )
+from app.services.outbox import emit
 from app.sharing import policy
 from app.sharing.categories import Category
 from app.sharing.decision import Allow, Deny
@@ -219,6 +220,13 @@ def _touch_plan(gate: SharingGate, plan: Plan) -> None:
     plan.version += 1
     plan.updated_at = utcnow()
     gate.session.add(plan)
+    emit(
+        gate,
+        "plan.changed",
+        plan.participant_id,
+        {"plan_id": plan.id},
+        source_org_id=plan.source_org_id,
+    )
 
 
 def create_goal(gate: SharingGate, participant_id: uuid.UUID, data: GoalCreate) -> GoalRead:

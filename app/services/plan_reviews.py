@@ -21,6 +21,7 @@ from app.models.plan import (
     ReviewCreate,
     ReviewRead,
 )
+from app.services.outbox import emit
 from app.services.plan import current_plan, goal_read, merge_withheld, require_plan_editor
 from app.sharing.categories import Category
 from app.sharing.gate import SharingGate, WithheldCount
@@ -113,6 +114,7 @@ def create_review(gate: SharingGate, participant_id: uuid.UUID, data: ReviewCrea
         )
     )
     gate.session.flush()
+    emit(gate, "plan.reviewed", participant_id, {"review_id": review.id, "plan_id": plan.id})
     gate.wrote(
         participant_id,
         [Category.plan],

@@ -37,6 +37,7 @@ from app.models.referral import (
     ReferralTransition,
     ReferralUpdate,
 )
+from app.services.outbox import emit_referral
 from app.services.referral_checks import refusals_for_recipient
 from app.services.referral_overdue import NOT_STARTED, is_overdue
 from app.sharing import policy
@@ -241,6 +242,7 @@ def _record(
             at=gate.now,
         )
     )
+    emit_referral(gate, referral, to_status)
 
 
 def _check_recipient(gate: SharingGate, referral: Referral, participant: Participant) -> None:
@@ -329,6 +331,7 @@ def update_draft(
     referral.updated_at = gate.now
     gate.session.add(referral)
     gate.session.flush()
+    emit_referral(gate, referral, "amended")
     gate.wrote(
         referral.participant_id,
         [Category.referrals],

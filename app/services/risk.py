@@ -9,6 +9,7 @@ from app.core.pagination import PageParams
 from app.models.base import utcnow
 from app.models.listing import RecordPage
 from app.models.risk import AlertStatus, RiskAlert, RiskAlertClose, RiskAlertCreate, RiskAlertRead
+from app.services.outbox import emit
 from app.services.record_pages import gated_record_page
 from app.sharing import policy
 from app.sharing.categories import Category
@@ -56,6 +57,7 @@ def raise_alert(
     )
     gate.session.add(alert)
     gate.session.flush()
+    emit(gate, "risk_alert.raised", participant_id, {"alert_id": alert.id})
     gate.wrote(
         participant_id,
         [Category.risk],
@@ -100,6 +102,13 @@ def close_alert(
     alert.close_reason = data.reason
     gate.session.add(alert)
     gate.session.flush()
+    emit(
+        gate,
+        "risk_alert.closed",
+        participant_id,
+        {"alert_id": alert.id},
+        source_org_id=alert.source_org_id,
+    )
     gate.wrote(
         participant_id,
         [Category.risk],

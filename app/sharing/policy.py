@@ -429,3 +429,53 @@ def may_grant_role(actor_role: str, role: str) -> Verdict:
 def is_staff_role(role: str) -> bool:
     """True for roles that act for an organisation (not a participant's own account)."""
     return role in _STAFF_ROLES
+
+
+_WEBHOOK_ROLES = frozenset({Role.org_admin, PARTNER_ROLE})
+
+
+def may_manage_webhooks(actor: Actor) -> Verdict:
+    """Webhook subscriptions and the event feed: the organisation's admin or its systems."""
+    if actor.role in _WEBHOOK_ROLES:
+        return ALLOWED
+    return Refusal(
+        "not_org_admin_or_partner",
+        "Webhooks are managed by the organisation's admin or its partner systems.",
+    )
+
+
+def may_use_subscription(actor: Actor, *, subscription_org_id: uuid.UUID) -> Verdict:
+    """A subscription (and its deliveries) exists only for its own organisation."""
+    if actor.org_id == subscription_org_id:
+        return ALLOWED
+    return Refusal("other_organisation", "No such subscription.", hide=True)
+
+
+def may_read_consent_notices(
+    actor: Actor, *, participant_id: uuid.UUID, is_lead: bool, is_recorder: bool
+) -> Verdict:
+    """Who was told of a withdrawal: the lead organisation, the consent's recorder, the person."""
+    if actor.is_participant:
+        if actor.participant_id == participant_id:
+            return ALLOWED
+        return Refusal("not_own_record", "No such record.", hide=True)
+    if is_lead or is_recorder:
+        return ALLOWED
+    return Refusal(
+        "not_lead_or_recorder",
+        "Only the lead organisation and the consent's recorder follow up its notices.",
+    )
+
+
+_MOVEMENT_SENDER_KINDS = frozenset({"prison_healthcare", "probation"})
+
+
+def may_record_movement(actor: Actor, *, org_kind: str) -> Verdict:
+    """Prison movements come from the systems of prison and probation organisations."""
+    if actor.role != PARTNER_ROLE:
+        return Refusal("not_partner_system", "Movements are sent by partner systems.")
+    if org_kind not in _MOVEMENT_SENDER_KINDS:
+        return Refusal(
+            "not_prison_or_probation", "Only prison and probation systems send movements."
+        )
+    return ALLOWED

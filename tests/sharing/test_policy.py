@@ -640,6 +640,80 @@ CASES: list[Case] = [
         lambda: policy.may_change_categories(["contact"]),
         "category_withheld",
     ),
+    # webhooks: the organisation's admin or its partner systems, own subscriptions only
+    ("org admin manages webhooks", lambda: policy.may_manage_webhooks(ORG_ADMIN), None),
+    ("partner manages webhooks", lambda: policy.may_manage_webhooks(PARTNER), None),
+    (
+        "practitioner manages webhooks",
+        lambda: policy.may_manage_webhooks(PRACTITIONER),
+        "not_org_admin_or_partner",
+    ),
+    (
+        "participant manages webhooks",
+        lambda: policy.may_manage_webhooks(PARTICIPANT),
+        "not_org_admin_or_partner",
+    ),
+    (
+        "own subscription",
+        lambda: policy.may_use_subscription(PARTNER, subscription_org_id=OWN),
+        None,
+    ),
+    (
+        "other organisation's subscription",
+        lambda: policy.may_use_subscription(ORG_ADMIN, subscription_org_id=OTHER),
+        "other_organisation",
+    ),
+    # consent-withdrawal notices: the lead, the consent's recorder, the person themself
+    *[
+        (
+            name,
+            lambda kw=kw, who=who: policy.may_read_consent_notices(who, participant_id=PID, **kw),
+            reason,
+        )
+        for name, who, kw, reason in [
+            ("lead reads notices", PRACTITIONER, {"is_lead": True, "is_recorder": False}, None),
+            ("recorder reads notices", PARTNER, {"is_lead": False, "is_recorder": True}, None),
+            (
+                "other org reads notices",
+                PRACTITIONER,
+                {"is_lead": False, "is_recorder": False},
+                "not_lead_or_recorder",
+            ),
+            (
+                "person reads own notices",
+                PARTICIPANT,
+                {"is_lead": False, "is_recorder": False},
+                None,
+            ),
+            (
+                "another person's notices",
+                actor("participant", participant_id=OTHER_PID),
+                {"is_lead": False, "is_recorder": False},
+                "not_own_record",
+            ),
+        ]
+    ],
+    # prison movements: partner systems of prison and probation organisations
+    (
+        "prison system sends movement",
+        lambda: policy.may_record_movement(PARTNER, org_kind="prison_healthcare"),
+        None,
+    ),
+    (
+        "probation system sends movement",
+        lambda: policy.may_record_movement(PARTNER, org_kind="probation"),
+        None,
+    ),
+    (
+        "housing system sends movement",
+        lambda: policy.may_record_movement(PARTNER, org_kind="housing"),
+        "not_prison_or_probation",
+    ),
+    (
+        "prison practitioner sends movement",
+        lambda: policy.may_record_movement(PRACTITIONER, org_kind="prison_healthcare"),
+        "not_partner_system",
+    ),
 ]
 
 

@@ -1,0 +1,225 @@
+"""Webhook subscriptions of an organisation: create, read, change, rotate, delete.
+
+Secrets are `whsec_` + base64 of 32 random bytes (Standard Webhooks), shown once at
+creation and at rotation. During a rotation's grace period both the new and the previous
+secret sign every delivery (space-separated signatures), so a receiver can switch over.
+"""
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import col, select
+
+from app.core.errors import NotFound, Unprocessable
+from app.core.pagination import PageParams, paginate
+from app.core.settings import get_settings
+from app.models.events import WebhookDelivery, WebhookSubscription
+from app.services.outbox import EVENT_TYPES
+from app.services.webhook_http import UnsafeUrl, address_allowed, check_url, parse_networks
+from app.sharing import policy
+from app.sharing.gate import SharingGate
+
+SECRET_PREFIX = "whsec_"
+RESOURCE = "webhook_subscription"
+
+
+class SubscriptionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(max_length=2000)
+    event_types: list[str] = Field(min_length=1, max_length=len(EVENT_TYPES))
+    description: str | None = Field(default=None, max_length=300)
+
+
+class SubscriptionUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str | None = Field(default=None, max_length=2000)
+    event_types: list[str] | None = Field(default=None, min_length=1, max_length=len(EVENT_TYPES))
+    description: str | None = Field(default=None, max_length=300)
+    active: bool | None = None
+
+
+class SecretRotation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    grace_hours: int | None = Field(default=None, ge=0, le=24 * 30)
+
+
+class SubscriptionRead(BaseModel):
+    id: uuid.UUID
+    organisation_id: uuid.UUID
+    url: str
+    event_types: list[str]
+    description: str | None
+    active: bool
+    disabled_reason: str | None
+    previous_secret_expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class SubscriptionWithSecret(SubscriptionRead):
+    """The subscription with its signing secret: returned once, never again."""
+
+    secret: str
+
+
+def new_secret() -> str:
+    """A fresh `whsec_` signing secret (32 random bytes, base64)."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` under a `whsec_` secret."""
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    content = f"{msg_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, content, hashlib.sha256).digest()).decode()
+
+
+def signing_secrets(sub: WebhookSubscription, now: datetime) -> list[str]:
+    """The secrets that sign a delivery now: the current one, and the previous in its grace."""
+    out = [sub.secret]
+    expires = sub.previous_secret_expires_at
+    if sub.previous_secret and expires is not None and expires > now:
+        out.append(sub.previous_secret)
+    return out
+
+
+def validate_url(url: str) -> str:
+    """422 for a URL webhooks may not use (form, scheme, or a literal blocked address)."""
+    settings = get_settings()
+    try:
+        _, host, _, _ = check_url(url, allow_http=settings.webhook_allow_http)
+    except UnsafeUrl as exc:
+        raise Unprocessable(str(exc)) from None
+    try:
+        literal = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return url  # a name: resolved and checked at every delivery
+    if not address_allowed(literal, parse_networks(settings.webhook_allowed_networks)):
+        raise Unprocessable("The URL points at an address webhooks may not reach.")
+    return url
+
+
+def _event_types(values: list[str]) -> list[str]:
+    unknown = sorted(set(values) - EVENT_TYPES)
+    if unknown:
+        raise Unprocessable(f"Unknown event types: {', '.join(unknown)}.")
+    return sorted(set(values))
+
+
+def read(sub: WebhookSubscription) -> SubscriptionRead:
+    return SubscriptionRead.model_validate(sub, from_attributes=True)
+
+
+def with_secret(sub: WebhookSubscription) -> SubscriptionWithSecret:
+    return SubscriptionWithSecret.model_validate(sub, from_attributes=True)
+
+
+def _may_manage(gate: SharingGate, action: str) -> None:
+    gate.authorize(policy.may_manage_webhooks(gate.actor), action, RESOURCE)
+
+
+def find_subscription(
+    gate: SharingGate, subscription_id: uuid.UUID, action: str = "read"
+) -> WebhookSubscription:
+    """The caller's organisation's subscription, or 404."""
+    _may_manage(gate, action)
+    sub = gate.session.get(WebhookSubscription, subscription_id)
+    if sub is None:
+        raise NotFound("No such subscription.")
+    gate.authorize(
+        policy.may_use_subscription(gate.actor, subscription_org_id=sub.organisation_id),
+        action,
+        RESOURCE,
+        resource_id=str(subscription_id),
+    )
+    return sub
+
+
+def create_subscription(gate: SharingGate, data: SubscriptionCreate) -> SubscriptionWithSecret:
+    """Subscribe the caller's organisation to event types at a URL; the secret is shown once."""
+    _may_manage(gate, "create")
+    sub = WebhookSubscription(
+        organisation_id=gate.caller.org_id,
+        url=validate_url(data.url),
+        event_types=_event_types(data.event_types),
+        description=data.description,
+        secret=new_secret(),
+        created_by=gate.caller.subject,
+    )
+    gate.session.add(sub)
+    gate.session.flush()
+    return with_secret(sub)
+
+
+def list_subscriptions(
+    gate: SharingGate, paging: PageParams
+) -> tuple[list[WebhookSubscription], str | None]:
+    """The caller's organisation's subscriptions, oldest first."""
+    _may_manage(gate, "list")
+    stmt = select(WebhookSubscription).where(
+        col(WebhookSubscription.organisation_id) == gate.caller.org_id
+    )
+    return paginate(
+        gate.session, stmt, [WebhookSubscription.created_at, WebhookSubscription.id], paging
+    )
+
+
+def update_subscription(
+    gate: SharingGate, subscription_id: uuid.UUID, data: SubscriptionUpdate
+) -> WebhookSubscription:
+    """Change URL, event types, description, or (re-)enable or pause the subscription."""
+    sub = find_subscription(gate, subscription_id, "update")
+    changes: dict[str, Any] = data.model_dump(exclude_unset=True)
+    if not changes:
+        raise Unprocessable("The request changes nothing.")
+    if any(changes.get(k, "") is None for k in ("url", "event_types", "active")):
+        raise Unprocessable("url, event_types and active cannot be null.")
+    if "url" in changes:
+        sub.url = validate_url(changes["url"])
+    if "event_types" in changes:
+        sub.event_types = _event_types(changes["event_types"])
+    if "description" in changes:
+        sub.description = changes["description"]
+    if "active" in changes:
+        sub.active = changes["active"]
+        sub.disabled_reason = None if sub.active else "paused"
+    sub.updated_at = gate.now
+    gate.session.add(sub)
+    gate.session.flush()
+    return sub
+
+
+def rotate_secret(
+    gate: SharingGate, subscription_id: uuid.UUID, data: SecretRotation
+) -> SubscriptionWithSecret:
+    """A new secret (shown once); the old one keeps signing for the grace period."""
+    sub = find_subscription(gate, subscription_id, "rotate_secret")
+    hours = data.grace_hours
+    if hours is None:
+        hours = get_settings().webhook_secret_grace_hours
+    sub.previous_secret = sub.secret
+    sub.previous_secret_expires_at = gate.now + timedelta(hours=hours)
+    sub.secret = new_secret()
+    sub.updated_at = gate.now
+    gate.session.add(sub)
+    gate.session.flush()
+    return with_secret(sub)
+
+
+def delete_subscription(gate: SharingGate, subscription_id: uuid.UUID) -> None:
+    """Remove a subscription and its delivery log (nothing more is sent to it)."""
+    sub = find_subscription(gate, subscription_id, "delete")
+    for delivery in gate.session.exec(
+        select(WebhookDelivery).where(WebhookDelivery.subscription_id == sub.id)
+    ):
+        gate.session.delete(delivery)
+    gate.session.flush()
+    gate.session.delete(sub)
+    gate.session.flush()
