@@ -16,6 +16,7 @@ from app.routers import (
     break_glass,
     directory,
     health,
+    notes,
     notices,
     participants,
     plan,
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         directory,
         referrals,
         release,
+        notes,
     ):
         app.include_router(module.router)
     app.include_router(appointments.worklists)

@@ -954,3 +954,7 @@ def _outbox_page(w: RouteWorld) -> Call:
 def _participants_phase(w: RouteWorld) -> Call:
     params = {"phase": "in_prison"}
     return Call("GET", "/api/v1/participants", w.h(w.cmht), 200, {}, params=params)
+
+
+# Cases of the continuity routes (issue 13) register themselves on import.
+import tests.route_audit_continuity  # noqa: E402, F401

@@ -144,6 +144,12 @@ ROUTES: dict[tuple[str, str], Entry] = {
     # release
     ("GET", f"{P}/release-readiness"): _e("authenticated", "yes", "participants:read"),
     ("GET", "/api/v1/caseload/releases"): _e("authenticated", "yes", "participants:read"),
+    # continuity (issue 13): case notes
+    ("GET", f"{P}/notes"): _e("authenticated", "yes", "records:read"),
+    ("POST", f"{P}/notes"): _e("authenticated", "yes", "records:write"),
+    ("GET", f"{P}/notes/{{note_id}}"): _e("authenticated", "yes", "records:read"),
+    ("PATCH", f"{P}/notes/{{note_id}}"): _e("authenticated", "yes", "records:write"),
+    ("GET", f"{P}/notes/{{note_id}}/versions"): _e("authenticated", "yes", "records:read"),
 }
 
 # Routes that are not API operations (FastAPI's own documentation pages), exposed only

@@ -6,6 +6,7 @@ from app.models import (  # noqa: F401
     break_glass,
     directory,
     idempotency,
+    notes,
     notice,
     organisation,
     participant,

@@ -291,3 +291,20 @@ def may_edit_service(actor: Actor, *, provider_org_id: uuid.UUID) -> Verdict:
 def is_staff_role(role: str) -> bool:
     """True for roles that act for an organisation (not a participant's own account)."""
     return role in _STAFF_ROLES
+
+
+# -- continuity (case notes, documents, engagement) -----------------------------------
+
+
+def may_write_case_note(actor: Actor) -> Verdict:
+    """Case notes are written by staff of an organisation in the person's care."""
+    if actor.is_participant:
+        return Refusal("participant_token", "Case notes are written by practitioners.")
+    return ALLOWED
+
+
+def may_amend_case_note(actor: Actor, *, source_org_id: uuid.UUID) -> Verdict:
+    """Only the author's organisation amends a note (its record, its responsibility)."""
+    if actor.is_participant or actor.org_id != source_org_id:
+        return Refusal("not_author_org", "Only the organisation that wrote a note amends it.")
+    return ALLOWED

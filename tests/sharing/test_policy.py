@@ -390,6 +390,29 @@ CASES: list[Case] = [
         lambda: policy.may_edit_service(SYSTEM_ADMIN, provider_org_id=OTHER),
         None,
     ),
+    # case notes
+    ("practitioner writes a note", lambda: policy.may_write_case_note(PRACTITIONER), None),
+    ("partner writes a note", lambda: policy.may_write_case_note(PARTNER), None),
+    (
+        "participant writes a note",
+        lambda: policy.may_write_case_note(PARTICIPANT),
+        "participant_token",
+    ),
+    (
+        "author org amends",
+        lambda: policy.may_amend_case_note(PRACTITIONER, source_org_id=OWN),
+        None,
+    ),
+    (
+        "other org amends",
+        lambda: policy.may_amend_case_note(PRACTITIONER, source_org_id=OTHER),
+        "not_author_org",
+    ),
+    (
+        "participant amends",
+        lambda: policy.may_amend_case_note(PARTICIPANT, source_org_id=OWN),
+        "not_author_org",
+    ),
     # categories of a change
     ("change of visible categories", lambda: policy.may_change_categories([]), None),
     (
