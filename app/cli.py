@@ -18,6 +18,8 @@ cli = typer.Typer(
 )
 audit_cli = typer.Typer(help="The disclosure log's hash chain.", no_args_is_help=True)
 cli.add_typer(audit_cli, name="audit")
+engagement_cli = typer.Typer(help="Engagement after release.", no_args_is_help=True)
+cli.add_typer(engagement_cli, name="engagement")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
@@ -276,6 +278,22 @@ def audit_verify(as_json: JsonOpt = False) -> None:
     }
     _emit(as_json, payload, f"chain BROKEN at seq {result.first_broken_seq}: {result.problem}")
     raise typer.Exit(1)
+
+
+@engagement_cli.command("scan")
+def engagement_scan(as_json: JsonOpt = False) -> None:
+    """Raise the engagement notices due (missed first appointments, no contact by day N)."""
+    from app.services.engagement_notices import scan
+
+    with _session() as session:
+        counts = scan(session)
+        session.commit()
+    _emit(
+        as_json,
+        counts,
+        f"{counts['participants']} released participant(s) checked, "
+        f"{counts['notices']} new notice(s)",
+    )
 
 
 def _message(exc: Exception) -> str:

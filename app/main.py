@@ -15,6 +15,7 @@ from app.routers import (
     auth,
     break_glass,
     directory,
+    engagement,
     health,
     notes,
     notices,
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         referrals,
         release,
         notes,
+        engagement,
     ):
         app.include_router(module.router)
     app.include_router(appointments.worklists)

@@ -88,3 +88,52 @@ def _note_versions(w: RouteWorld) -> Call:
 def _note_versions_stranger(w: RouteWorld) -> Call:
     url = w.url(f"/notes/{_note(w)['id']}/versions")
     return Call("GET", url, w.h(w.housing), 404, denied(w.pid))
+
+
+def _released(w: RouteWorld, *pids: Any) -> None:
+    """Both participants released ten days ago, into the community."""
+    from datetime import date, timedelta
+
+    from app.models.participant import Participant, Phase
+
+    for pid in pids:
+        row = w.db.get(Participant, pid)
+        assert row is not None
+        row.phase = Phase.community
+        row.actual_release_date = date.today() - timedelta(days=10)
+        w.db.add(row)
+    w.db.commit()
+
+
+@case("GET", f"{P}/engagement", "allowed", "lead organisation (raises its notices)")
+def _engagement(w: RouteWorld) -> Call:
+    _released(w, w.pid)
+    return Call("GET", w.url("/engagement"), w.h(w.coord), 200, allowed(w.pid))
+
+
+@case("GET", f"{P}/engagement", "refused", "no relationship: 404")
+def _engagement_stranger(w: RouteWorld) -> Call:
+    _released(w, w.pid)
+    return Call("GET", w.url("/engagement"), w.h(w.housing), 404, denied(w.pid))
+
+
+ENGAGEMENT = "/api/v1/caseload/engagement"
+
+
+@case("GET", ENGAGEMENT, "allowed", "the lead organisation: one event per person")
+def _caseload_engagement(w: RouteWorld) -> Call:
+    _released(w, w.pid, w.pid2)
+    return Call("GET", ENGAGEMENT, w.h(w.coord), 200, allowed(w.pid, w.pid2))
+
+
+@case("GET", ENGAGEMENT, "refused", "a state filter: people left off leave no event")
+def _caseload_engagement_filtered(w: RouteWorld) -> Call:
+    _released(w, w.pid, w.pid2)
+    url = f"{ENGAGEMENT}?state=engaged"
+    return Call("GET", url, w.h(w.coord), 200, {})
+
+
+@case("GET", ENGAGEMENT, "refused", "no relationship: an empty page")
+def _caseload_engagement_stranger(w: RouteWorld) -> Call:
+    _released(w, w.pid, w.pid2)
+    return Call("GET", ENGAGEMENT, w.h(w.housing), 200, {})

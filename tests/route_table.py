@@ -150,6 +150,9 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", f"{P}/notes/{{note_id}}"): _e("authenticated", "yes", "records:read"),
     ("PATCH", f"{P}/notes/{{note_id}}"): _e("authenticated", "yes", "records:write"),
     ("GET", f"{P}/notes/{{note_id}}/versions"): _e("authenticated", "yes", "records:read"),
+    # continuity (issue 13): engagement after release
+    ("GET", f"{P}/engagement"): _e("authenticated", "yes", "participants:read"),
+    ("GET", "/api/v1/caseload/engagement"): _e("authenticated", "yes", "participants:read"),
 }
 
 # Routes that are not API operations (FastAPI's own documentation pages), exposed only

@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +38,10 @@ class Settings(BaseSettings):
     referral_response_hours_routine: int = Field(default=240, ge=1)
     referral_response_hours_soon: int = Field(default=72, ge=1)
     referral_response_hours_urgent: int = Field(default=24, ge=1)
+    # Days after release on which "no contact yet" raises a notice to the lead organisation.
+    engagement_notice_days: list[Annotated[int, Field(ge=0, le=366)]] = Field(
+        default=[7, 28], min_length=1, max_length=10
+    )
     log_level: str = "INFO"
 
 

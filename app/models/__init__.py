@@ -5,6 +5,7 @@ from app.models import (  # noqa: F401
     audit,
     break_glass,
     directory,
+    engagement,
     idempotency,
     notes,
     notice,
