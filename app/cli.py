@@ -20,6 +20,8 @@ audit_cli = typer.Typer(help="The disclosure log's hash chain.", no_args_is_help
 cli.add_typer(audit_cli, name="audit")
 engagement_cli = typer.Typer(help="Engagement after release.", no_args_is_help=True)
 cli.add_typer(engagement_cli, name="engagement")
+documents_cli = typer.Typer(help="Documents attached to case notes.", no_args_is_help=True)
+cli.add_typer(documents_cli, name="documents")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
@@ -293,6 +295,22 @@ def engagement_scan(as_json: JsonOpt = False) -> None:
         counts,
         f"{counts['participants']} released participant(s) checked, "
         f"{counts['notices']} new notice(s)",
+    )
+
+
+@documents_cli.command("rescan")
+def documents_rescan(as_json: JsonOpt = False) -> None:
+    """Scan the documents held as pending (run when the ClamAV daemon is back)."""
+    from app.services.documents import rescan_pending
+
+    with _session() as session:
+        counts = rescan_pending(session)
+        session.commit()
+    _emit(
+        as_json,
+        counts,
+        f"{counts['clean']} clean, {counts['infected']} infected, "
+        f"{counts['pending']} still pending",
     )
 
 

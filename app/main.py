@@ -15,6 +15,7 @@ from app.routers import (
     auth,
     break_glass,
     directory,
+    documents,
     engagement,
     health,
     notes,
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         release,
         notes,
         engagement,
+        documents,
     ):
         app.include_router(module.router)
     app.include_router(appointments.worklists)
@@ -103,7 +105,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ],
             expose_headers=["ETag", "X-Request-ID", "Location"],
         )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        # Document uploads have their own (larger) limit, enforced as they stream in.
+        upload_path=documents.UPLOAD_PATH,
+        upload_max_bytes=settings.document_max_bytes,
+    )
     app.add_middleware(RequestContextMiddleware)
     return app
 

@@ -137,3 +137,77 @@ def _caseload_engagement_filtered(w: RouteWorld) -> Call:
 def _caseload_engagement_stranger(w: RouteWorld) -> Call:
     _released(w, w.pid, w.pid2)
     return Call("GET", ENGAGEMENT, w.h(w.housing), 200, {})
+
+
+PDF = b"%PDF-1.4\n%%EOF\n"
+
+
+def _document(w: RouteWorld) -> tuple[dict[str, Any], dict[str, Any]]:
+    note = _note(w)
+    response = w.client.post(
+        w.url("/documents"), params={"note_id": note["id"]}, content=PDF, headers=w.h(w.coord)
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return note, body
+
+
+@case("GET", f"{P}/documents", "allowed", "lead organisation")
+def _list_documents(w: RouteWorld) -> Call:
+    _document(w)
+    return Call("GET", w.url("/documents"), w.h(w.coord), 200, allowed(w.pid))
+
+
+@case("GET", f"{P}/documents", "refused", "a care-team peer without the category: all withheld")
+def _list_documents_peer(w: RouteWorld) -> Call:
+    _document(w)
+    return Call("GET", w.url("/documents"), w.h(w.peer), 200, denied(w.pid))
+
+
+@case("GET", f"{P}/documents", "refused", "no relationship: 404")
+def _list_documents_stranger(w: RouteWorld) -> Call:
+    return Call("GET", w.url("/documents"), w.h(w.housing), 404, denied(w.pid))
+
+
+def _upload_call(w: RouteWorld, org: Any, status: int, expect: Any) -> Call:
+    note = _note(w)
+    # Call has no raw-body field: the file goes as a JSON string, which is plain text.
+    return Call(
+        "POST",
+        w.url("/documents"),
+        w.h(org),
+        status,
+        expect,
+        json="Synthetic letter text",
+        params={"note_id": note["id"]},
+    )
+
+
+@case("POST", f"{P}/documents", "allowed", "the note's organisation")
+def _upload(w: RouteWorld) -> Call:
+    return _upload_call(w, w.coord, 201, allowed(w.pid))
+
+
+@case("POST", f"{P}/documents", "refused", "no relationship: 404")
+def _upload_stranger(w: RouteWorld) -> Call:
+    return _upload_call(w, w.housing, 404, denied(w.pid))
+
+
+@case("POST", f"{P}/documents", "refused", "another organisation's note it may not see: 404")
+def _upload_peer(w: RouteWorld) -> Call:
+    return _upload_call(w, w.peer, 404, denied(w.pid))
+
+
+_CONTENT = f"{P}/documents/{{document_id}}/content"
+
+
+@case("GET", _CONTENT, "allowed", "the uploading organisation")
+def _download(w: RouteWorld) -> Call:
+    _, doc = _document(w)
+    return Call("GET", w.url(f"/documents/{doc['id']}/content"), w.h(w.coord), 200, allowed(w.pid))
+
+
+@case("GET", _CONTENT, "refused", "a care-team peer without the category: 404")
+def _download_peer(w: RouteWorld) -> Call:
+    _, doc = _document(w)
+    return Call("GET", w.url(f"/documents/{doc['id']}/content"), w.h(w.peer), 404, denied(w.pid))

@@ -150,6 +150,10 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", f"{P}/notes/{{note_id}}"): _e("authenticated", "yes", "records:read"),
     ("PATCH", f"{P}/notes/{{note_id}}"): _e("authenticated", "yes", "records:write"),
     ("GET", f"{P}/notes/{{note_id}}/versions"): _e("authenticated", "yes", "records:read"),
+    # continuity (issue 13): documents on case notes
+    ("GET", f"{P}/documents"): _e("authenticated", "yes", "records:read"),
+    ("POST", f"{P}/documents"): _e("authenticated", "yes", "records:write"),
+    ("GET", f"{P}/documents/{{document_id}}/content"): _e("authenticated", "yes", "records:read"),
     # continuity (issue 13): engagement after release
     ("GET", f"{P}/engagement"): _e("authenticated", "yes", "participants:read"),
     ("GET", "/api/v1/caseload/engagement"): _e("authenticated", "yes", "participants:read"),

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     engagement_notice_days: list[Annotated[int, Field(ge=0, le=366)]] = Field(
         default=[7, 28], min_length=1, max_length=10
     )
+    # Documents (attachments): the largest accepted upload, and an optional ClamAV daemon
+    # ("host:port"); with one configured, files are held as pending until scanned clean.
+    document_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+    clamav_address: str | None = None
+    clamav_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     log_level: str = "INFO"
 
 

@@ -5,6 +5,7 @@ from app.models import (  # noqa: F401
     audit,
     break_glass,
     directory,
+    documents,
     engagement,
     idempotency,
     notes,

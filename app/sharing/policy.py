@@ -308,3 +308,12 @@ def may_amend_case_note(actor: Actor, *, source_org_id: uuid.UUID) -> Verdict:
     if actor.is_participant or actor.org_id != source_org_id:
         return Refusal("not_author_org", "Only the organisation that wrote a note amends it.")
     return ALLOWED
+
+
+def may_attach_document(actor: Actor, *, note_source_org_id: uuid.UUID) -> Verdict:
+    """Files are attached to a note by the organisation that wrote it."""
+    if actor.is_participant or actor.org_id != note_source_org_id:
+        return Refusal(
+            "not_author_org", "Only the organisation that wrote a note attaches files to it."
+        )
+    return ALLOWED
