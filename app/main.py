@@ -16,6 +16,7 @@ from app.routers import (
     break_glass,
     directory,
     documents,
+    endings,
     engagement,
     health,
     notes,
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         notes,
         engagement,
         documents,
+        endings,
     ):
         app.include_router(module.router)
     app.include_router(appointments.worklists)

@@ -211,3 +211,63 @@ def _download(w: RouteWorld) -> Call:
 def _download_peer(w: RouteWorld) -> Call:
     _, doc = _document(w)
     return Call("GET", w.url(f"/documents/{doc['id']}/content"), w.h(w.peer), 404, denied(w.pid))
+
+
+ENDING_BODY = {"handover_confirmed": True, "participant_told": False}
+
+
+def _ending_due(w: RouteWorld, *pids: Any) -> None:
+    from datetime import date, timedelta
+
+    from app.models.participant import Participant
+
+    for pid in pids:
+        row = w.db.get(Participant, pid)
+        assert row is not None
+        row.intervention_end = date.today() + timedelta(days=14)
+        w.db.add(row)
+    w.db.commit()
+
+
+@case("GET", f"{P}/ending", "allowed", "lead organisation")
+def _ending(w: RouteWorld) -> Call:
+    _ending_due(w, w.pid)
+    return Call("GET", w.url("/ending"), w.h(w.coord), 200, allowed(w.pid))
+
+
+@case("GET", f"{P}/ending", "refused", "no relationship: 404")
+def _ending_stranger(w: RouteWorld) -> Call:
+    return Call("GET", w.url("/ending"), w.h(w.housing), 404, denied(w.pid))
+
+
+@case("PUT", f"{P}/ending", "allowed", "lead organisation")
+def _record_ending(w: RouteWorld) -> Call:
+    headers = w.h(w.coord, **{"If-Match": etag_for("ending", 0)})
+    return Call("PUT", w.url("/ending"), headers, 200, allowed(w.pid), json=ENDING_BODY)
+
+
+@case("PUT", f"{P}/ending", "refused", "a contributor: 403")
+def _record_ending_contributor(w: RouteWorld) -> Call:
+    headers = w.h(w.cmht, **{"If-Match": etag_for("ending", 0)})
+    return Call("PUT", w.url("/ending"), headers, 403, denied(w.pid), json=ENDING_BODY)
+
+
+@case("PUT", f"{P}/ending", "refused", "no relationship: 404")
+def _record_ending_stranger(w: RouteWorld) -> Call:
+    headers = w.h(w.housing, **{"If-Match": etag_for("ending", 0)})
+    return Call("PUT", w.url("/ending"), headers, 404, denied(w.pid), json=ENDING_BODY)
+
+
+ENDINGS = "/api/v1/caseload/endings"
+
+
+@case("GET", ENDINGS, "allowed", "the lead organisation: one event per person")
+def _endings(w: RouteWorld) -> Call:
+    _ending_due(w, w.pid, w.pid2)
+    return Call("GET", ENDINGS, w.h(w.coord), 200, allowed(w.pid, w.pid2))
+
+
+@case("GET", ENDINGS, "refused", "no relationship: an empty page")
+def _endings_stranger(w: RouteWorld) -> Call:
+    _ending_due(w, w.pid, w.pid2)
+    return Call("GET", ENDINGS, w.h(w.housing), 200, {})

@@ -154,6 +154,10 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", f"{P}/documents"): _e("authenticated", "yes", "records:read"),
     ("POST", f"{P}/documents"): _e("authenticated", "yes", "records:write"),
     ("GET", f"{P}/documents/{{document_id}}/content"): _e("authenticated", "yes", "records:read"),
+    # continuity (issue 13): endings
+    ("GET", f"{P}/ending"): _e("authenticated", "yes", "participants:read"),
+    ("PUT", f"{P}/ending"): _e("authenticated", "yes", "plans:write"),
+    ("GET", "/api/v1/caseload/endings"): _e("authenticated", "yes", "participants:read"),
     # continuity (issue 13): engagement after release
     ("GET", f"{P}/engagement"): _e("authenticated", "yes", "participants:read"),
     ("GET", "/api/v1/caseload/engagement"): _e("authenticated", "yes", "participants:read"),

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     engagement_notice_days: list[Annotated[int, Field(ge=0, le=366)]] = Field(
         default=[7, 28], min_length=1, max_length=10
     )
+    # A plan review this many days before the intervention end counts as reviewing for it.
+    ending_review_window_days: int = Field(default=28, ge=1, le=366)
     # Documents (attachments): the largest accepted upload, and an optional ClamAV daemon
     # ("host:port"); with one configured, files are held as pending until scanned clean.
     document_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)

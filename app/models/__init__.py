@@ -6,6 +6,7 @@ from app.models import (  # noqa: F401
     break_glass,
     directory,
     documents,
+    endings,
     engagement,
     idempotency,
     notes,

@@ -317,3 +317,10 @@ def may_attach_document(actor: Actor, *, note_source_org_id: uuid.UUID) -> Verdi
             "not_author_org", "Only the organisation that wrote a note attaches files to it."
         )
     return ALLOWED
+
+
+def may_record_ending(actor: Actor, *, is_lead: bool) -> Verdict:
+    """The ending checklist is kept by the lead organisation's staff."""
+    if actor.is_participant or not is_lead:
+        return Refusal("not_lead_org", "Only the lead organisation keeps the ending checklist.")
+    return ALLOWED

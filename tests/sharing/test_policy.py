@@ -413,6 +413,33 @@ CASES: list[Case] = [
         lambda: policy.may_amend_case_note(PARTICIPANT, source_org_id=OWN),
         "not_author_org",
     ),
+    # documents and endings
+    (
+        "note's org attaches",
+        lambda: policy.may_attach_document(PRACTITIONER, note_source_org_id=OWN),
+        None,
+    ),
+    (
+        "other org attaches",
+        lambda: policy.may_attach_document(PRACTITIONER, note_source_org_id=OTHER),
+        "not_author_org",
+    ),
+    (
+        "participant attaches",
+        lambda: policy.may_attach_document(PARTICIPANT, note_source_org_id=OWN),
+        "not_author_org",
+    ),
+    ("lead keeps ending", lambda: policy.may_record_ending(PRACTITIONER, is_lead=True), None),
+    (
+        "contributor keeps ending",
+        lambda: policy.may_record_ending(PRACTITIONER, is_lead=False),
+        "not_lead_org",
+    ),
+    (
+        "participant keeps ending",
+        lambda: policy.may_record_ending(PARTICIPANT, is_lead=True),
+        "not_lead_org",
+    ),
     # categories of a change
     ("change of visible categories", lambda: policy.may_change_categories([]), None),
     (
