@@ -22,6 +22,8 @@ engagement_cli = typer.Typer(help="Engagement after release.", no_args_is_help=T
 cli.add_typer(engagement_cli, name="engagement")
 documents_cli = typer.Typer(help="Documents attached to case notes.", no_args_is_help=True)
 cli.add_typer(documents_cli, name="documents")
+db_cli = typer.Typer(help="Database roles and privileges.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
@@ -55,7 +57,8 @@ def run_migrations(url: str | None = None) -> None:
     root = Path(__file__).resolve().parent.parent
     config = Config(str(root / "alembic.ini"))
     config.set_main_option("script_location", str(root / "migrations"))
-    config.attributes["database_url"] = url or get_settings().database_url
+    # The owner role: the service's own role may not create or alter tables.
+    config.attributes["database_url"] = url or get_settings().owner_database_url
     config.attributes["configure_logging"] = False
     command.upgrade(config, "head")
 
@@ -264,22 +267,72 @@ def _credentials_text(credentials: dict[str, Any]) -> str:
 
 @audit_cli.command("verify")
 def audit_verify(as_json: JsonOpt = False) -> None:
-    """Check the disclosure log's hash chain; report the first broken row."""
-    from app.sharing.audit import verify_chain
+    """Check every audit chain, then the chains against the signed checkpoints.
 
-    with _session() as session:
-        result = verify_chain(session)
-    if result.ok:
-        _emit(as_json, {"ok": True, "rows": result.rows}, f"chain intact ({result.rows} rows)")
+    Exit 1: a chain is broken inside the database; 2: the database no longer holds what a
+    checkpoint signed (rewrite, cut tail, truncation, rollback); 3: a checkpoint is not
+    validly signed.
+    """
+    from app.sharing.audit_report import verify_report
+
+    report, code = verify_report(get_settings())
+    _emit(as_json, report, report["summary"])
+    if code:
+        raise typer.Exit(code)
+
+
+@audit_cli.command("checkpoint")
+def audit_checkpoint(as_json: JsonOpt = False) -> None:
+    """Sign every chain head now and append the checkpoint to the checkpoint file."""
+    from app.core.db import get_engine
+    from app.sharing.checkpoints import CheckpointRefused, checkpoint_now
+
+    settings = get_settings()
+    try:
+        record = checkpoint_now(get_engine(), settings)
+    except CheckpointRefused as refused:
+        payload = {"written": False, "findings": [f.as_dict() for f in refused.findings]}
+        _emit(as_json, payload, f"checkpoint REFUSED: {refused}")
+        raise typer.Exit(2) from None
+    rows = sum(seq for _, seq, _ in record["heads"])
+    path = settings.audit_checkpoint_dir / "checkpoints.jsonl"
+    _emit(
+        as_json,
+        {"written": True, "at": record["at"], "rows": rows, "file": str(path)},
+        f"checkpoint of {len(record['heads'])} chains ({rows} rows) at {record['at']} -> {path}",
+    )
+
+
+@db_cli.command("grant")
+def db_grant(
+    role: Annotated[str, typer.Option(help="The application role the service connects as")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Set the application role's privileges on every table (PostgreSQL; run as owner)."""
+    from sqlalchemy.engine import make_url
+
+    from app.core.db import make_engine
+    from app.core.roles import grant_app_role
+
+    url = get_settings().owner_database_url
+    if make_url(url).get_backend_name() != "postgresql":
+        _fail(as_json, "database roles exist on PostgreSQL only")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            report = grant_app_role(conn, role)
+    except ValueError as exc:
+        _fail(as_json, f"role {role}: {exc}")
         return
-    payload = {
-        "ok": False,
-        "rows": result.rows,
-        "first_broken_seq": result.first_broken_seq,
-        "problem": result.problem,
-    }
-    _emit(as_json, payload, f"chain BROKEN at seq {result.first_broken_seq}: {result.problem}")
-    raise typer.Exit(1)
+    finally:
+        engine.dispose()
+    _emit(
+        as_json,
+        {"granted": True, "role": report.role, "schema": report.schema, "tables": report.tables},
+        f"role {report.role}: read/write on {report.tables} tables in {report.schema}, "
+        f"insert-only on {', '.join(report.append_only)}, "
+        f"read-only on {', '.join(report.read_only)}",
+    )
 
 
 @engagement_cli.command("scan")

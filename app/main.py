@@ -30,6 +30,7 @@ from app.routers import (
     sharing,
     timeline,
 )
+from app.sharing.checkpoints import checkpoint_lifespan
 
 API_DESCRIPTION = """
 Interagency data sharing for continuity of mental-health care for people leaving prison.
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs" if settings.docs_enabled else None,
         redoc_url="/redoc" if settings.docs_enabled else None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
+        lifespan=checkpoint_lifespan,  # signed audit checkpoints (decision 0005)
     )
     install_error_handlers(app)
     _document_problem_responses(app)

@@ -15,7 +15,7 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 
 
 def _url() -> str:
-    return str(config.attributes.get("database_url") or get_settings().database_url)
+    return str(config.attributes.get("database_url") or get_settings().owner_database_url)
 
 
 def _configure(connection: Connection) -> None:

@@ -30,6 +30,9 @@ os.environ.update(
         "THROUGHCARE_ISSUER": "https://throughcare.test",
         "THROUGHCARE_AUDIENCE": "throughcare-api",
         "THROUGHCARE_LOG_LEVEL": "WARNING",
+        # Audit checkpoints of the test run stay in its temporary directory.
+        "THROUGHCARE_AUDIT_CHECKPOINT_DIR": f"{_TMP}/audit-checkpoints",
+        "THROUGHCARE_AUDIT_CHECKPOINT_KEY_PATH": f"{_TMP}/audit-checkpoint-key.pem",
     }
 )
 

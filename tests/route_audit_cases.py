@@ -610,7 +610,7 @@ def _patch_step_stranger(w: RouteWorld) -> Call:
     return Call("PATCH", url, headers, 404, denied(w.pid), json={"status": "done"})
 
 
-@case("PATCH", _ACTION, "refused", "a peer that does not own the step: 403", HOLE_PATCH)
+@case("PATCH", _ACTION, "refused", "a peer that does not own the step: 403")
 def _patch_step_rule(w: RouteWorld) -> Call:
     url = w.url(f"/plan/actions/{w.action['id']}")
     headers = w.h(w.peer, **{"If-Match": w.action["etag"]})

@@ -9,6 +9,7 @@ from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlowPassword
 from fastapi.security import OAuth2, SecurityScopes
 from sqlmodel import Session
 
+from app.auth.active import Subject, subject_is_active
 from app.auth.scopes import ALL_SCOPES, ROLE_SCOPES, Scope, parse_scope
 from app.auth.tokens import CLIENT_TOKEN, USER_TOKEN, InvalidToken, verify_token
 from app.core.db import DbSession
@@ -57,30 +58,40 @@ class Caller:
 
 def caller_from_claims(claims: dict[str, object], purpose: Purpose, request_id: str) -> Caller:
     """A Caller from verified claims; raises InvalidToken when they do not fit."""
-    token_type = str(claims["typ"])
     try:
-        org_id = uuid.UUID(str(claims["org"]))
-        # An external provider does not know our organisation kinds: the kind is taken
-        # from our record (_bind_external_org); this placeholder never leaves get_caller.
-        external = token_type not in {USER_TOKEN, CLIENT_TOKEN}
-        org_kind = OrgKind.voluntary if external else OrgKind(str(claims["org_kind"]))
-    except (KeyError, ValueError) as exc:
-        raise InvalidToken("bad organisation claims") from exc
+        return _caller_from_claims(claims, purpose, request_id)
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        # Signed by a trusted key but not shaped as we issue them (a `sub` that is no
+        # UUID, a `ptp` that is a number): still just an invalid token, never a 500.
+        raise InvalidToken("malformed claims") from exc
+
+
+def _caller_from_claims(claims: dict[str, object], purpose: Purpose, request_id: str) -> Caller:
+    token_type = str(claims["typ"])
+    org_id = uuid.UUID(str(claims["org"]))
+    # An external provider does not know our organisation kinds: the kind is taken
+    # from our record (_bind_external_org); this placeholder never leaves get_caller.
+    external = token_type not in {USER_TOKEN, CLIENT_TOKEN}
+    org_kind = OrgKind.voluntary if external else OrgKind(str(claims["org_kind"]))
     if not isinstance(claims.get("role"), str):
         raise InvalidToken("no role")
     role = str(claims["role"])
     scopes = frozenset(parse_scope(str(claims.get("scope", "")))) & ALL_SCOPES
-    subject = str(claims["sub"])
+    subject = claims["sub"]
+    if not isinstance(subject, str):
+        raise InvalidToken("no subject")
     user_id = participant_id = None
     client_id = None
     if token_type == USER_TOKEN:
         # A user token never carries more than the role allows, whatever it says.
         scopes &= ROLE_SCOPES[Role(role)]
-        user_id = uuid.UUID(subject.removeprefix("user:"))
+        user_id = _uuid(subject.removeprefix("user:"))
         if role == Role.participant:
-            participant_id = uuid.UUID(str(claims["ptp"]))
+            participant_id = _uuid(claims["ptp"])
     elif token_type == CLIENT_TOKEN:
         client_id = subject.removeprefix("client:")
+        if not client_id:
+            raise InvalidToken("no client id")
     else:
         if role not in {Role.practitioner, Role.supervisor, Role.org_admin}:
             raise InvalidToken("external role not accepted")
@@ -99,6 +110,16 @@ def caller_from_claims(claims: dict[str, object], purpose: Purpose, request_id: 
         participant_id=participant_id,
         client_id=client_id,
     )
+
+
+def _uuid(value: object) -> uuid.UUID:
+    """A UUID written the canonical way only (uuid.UUID also takes braces and `urn:`)."""
+    if not isinstance(value, str):
+        raise InvalidToken("not a UUID")
+    parsed = uuid.UUID(value)
+    if str(parsed) != value:
+        raise InvalidToken("not a canonical UUID")
+    return parsed
 
 
 def _purpose(value: str | None) -> Purpose:
@@ -134,10 +155,23 @@ async def get_caller(
         raise Unauthorized("The bearer token is not valid.") from None
     if caller.token_type == "external":
         caller = _bind_external_org(caller, session)
+    elif not subject_is_active(session, _subject(caller)):
+        raise Unauthorized("The account or organisation behind this token is not active.")
     missing = [s for s in security_scopes.scopes if s not in caller.scopes]
     if missing:
         raise Forbidden(f"The token lacks the scope(s): {' '.join(missing)}.")
     return caller
+
+
+def _subject(caller: Caller) -> Subject:
+    return Subject(
+        token_type=caller.token_type,
+        org_id=caller.org_id,
+        role=caller.role,
+        user_id=caller.user_id,
+        participant_id=caller.participant_id,
+        client_id=caller.client_id,
+    )
 
 
 def _bind_external_org(caller: Caller, session: Session) -> Caller:

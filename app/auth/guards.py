@@ -9,11 +9,15 @@ from app.auth.caller import Caller, get_caller
 from app.auth.scopes import Scope
 from app.core.errors import Forbidden, NotFound, Unauthorized, error_responses
 from app.models.organisation import Role
+from app.sharing import policy
 
 AUTH_ERRORS = error_responses(Unauthorized, Forbidden)
 
 AnyCaller = Annotated[Caller, Security(get_caller)]
 AdminCaller = Annotated[Caller, Security(get_caller, scopes=[Scope.admin])]
+
+# The rank rules live with the other "who may act" rules (app/sharing/policy.py).
+ROLE_RANK, CLIENT_RANK = policy.ROLE_RANK, policy.CLIENT_RANK
 
 
 def admin_org_limit(caller: Caller) -> uuid.UUID | None:
@@ -39,7 +43,15 @@ def require_administers(caller: Caller, org_id: uuid.UUID) -> None:
         raise NotFound("No such record.")
 
 
+def require_outranks(caller: Caller, account_rank: int) -> None:
+    """403 unless the caller may administer an account of this rank."""
+    verdict = policy.may_administer_account(caller.role, account_rank)
+    if isinstance(verdict, policy.Refusal):
+        raise Forbidden(verdict.detail)
+
+
 def require_may_grant(caller: Caller, role: Role) -> None:
-    """Only system administrators create system administrators."""
-    if role == Role.system_admin:
-        require_system_admin(caller, "create system administrators")
+    """403 unless the caller may create an account with `role` (none above their own)."""
+    verdict = policy.may_grant_role(caller.role, role)
+    if isinstance(verdict, policy.Refusal):
+        raise Forbidden(verdict.detail)

@@ -36,6 +36,12 @@ class InvalidToken(Exception):
     """The token cannot be trusted; the reason is logged, never returned."""
 
 
+# python-jose raises JOSEError for most failures, but a signed claim of an unexpected
+# type reaches plain Python: `"iat": null` is a TypeError, `"iat": 1e400` an
+# OverflowError, an `aud` list holding a number a TypeError. Each is an invalid token.
+_DECODE_ERRORS = (JOSEError, TypeError, ValueError, OverflowError, KeyError, AttributeError)
+
+
 def issue_token(
     *,
     subject: str,
@@ -100,10 +106,26 @@ class _VerifiedCache:
 verified_cache = _VerifiedCache()
 
 
+def _whole_seconds(claims: dict[str, Any], name: str) -> int:
+    value = claims.get(name)
+    # bool is an int in Python; `true` is no time.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidToken(f"{name} is not a whole number of seconds")
+    return value
+
+
 def _check_not_expired(claims: dict[str, Any]) -> None:
     leeway = get_settings().token_leeway_seconds
-    if not isinstance(claims.get("exp"), int) or claims["exp"] + leeway < time.time():
+    if _whole_seconds(claims, "exp") + leeway < time.time():
         raise InvalidToken("expired")
+
+
+def _check_issued_in_past(claims: dict[str, Any]) -> None:
+    # python-jose only checks that `iat` is a number; a token "issued" later than now
+    # (beyond the clock leeway) was not issued by a sane clock.
+    leeway = get_settings().token_leeway_seconds
+    if _whole_seconds(claims, "iat") > time.time() + leeway:
+        raise InvalidToken("issued in the future")
 
 
 def _validate_local_claims(claims: dict[str, Any]) -> None:
@@ -133,8 +155,12 @@ def verify_token(token: str) -> dict[str, Any]:
         return cached
     try:
         header = jwt.get_unverified_header(token)
-    except JOSEError as exc:
+    except _DECODE_ERRORS as exc:
         raise InvalidToken("unreadable header") from exc
+    if "crit" in header:
+        # RFC 7515 §4.1.11: a critical extension the recipient does not understand makes
+        # the token invalid; we understand none.
+        raise InvalidToken("critical header extension")
     settings = get_settings()
     key = signing_key()
     kid = header.get("kid")
@@ -150,7 +176,7 @@ def verify_token(token: str) -> dict[str, Any]:
                 issuer=settings.issuer,
                 options={**_REQUIRED, "leeway": settings.token_leeway_seconds},
             )
-        except JOSEError as exc:
+        except _DECODE_ERRORS as exc:
             raise InvalidToken("verification failed") from exc
         _validate_local_claims(claims)
     elif settings.oidc_issuer and settings.oidc_jwks_url:
@@ -158,6 +184,7 @@ def verify_token(token: str) -> dict[str, Any]:
     else:
         raise InvalidToken("unknown key id")
     _check_not_expired(claims)
+    _check_issued_in_past(claims)
     verified_cache.put(token, claims)
     return claims
 
@@ -226,7 +253,7 @@ def _verify_external(token: str, header: dict[str, Any]) -> dict[str, Any]:
             issuer=settings.oidc_issuer,
             options={**_REQUIRED, "leeway": settings.token_leeway_seconds},
         )
-    except JOSEError as exc:
+    except _DECODE_ERRORS as exc:
         raise InvalidToken("external verification failed") from exc
     if not isinstance(claims.get("org"), str):
         raise InvalidToken("external token names no organisation")

@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     token_lifetime_seconds: int = Field(default=900, ge=60, le=86400)
     signing_key_path: Path = Path("var/signing-key.pem")
     token_leeway_seconds: int = Field(default=10, ge=0, le=30)
+    # How long a "still active" answer is reused per process (0: check every request).
+    active_check_cache_seconds: float = Field(default=3.0, ge=0, le=60)
     oidc_issuer: str | None = None
     oidc_jwks_url: str | None = None
     oidc_audience: str | None = None
@@ -50,6 +52,20 @@ class Settings(BaseSettings):
     clamav_address: str | None = None
     clamav_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     log_level: str = "INFO"
+    # Migrations (and `throughcare db grant`) connect as the owner of the tables; the
+    # service connects with `database_url` as an application role that owns nothing.
+    migration_database_url: str | None = None
+    # Signed checkpoints of the audit chains (docs/decisions/0005). The key never goes
+    # into the database; the directory should be one the database role cannot write.
+    audit_checkpoint_dir: Path = Path("var/audit-checkpoints")
+    audit_checkpoint_key_path: Path = Path("var/audit-checkpoint-key.pem")
+    # Seconds between checkpoints written by each serving process; 0 disables them.
+    audit_checkpoint_interval_seconds: int = Field(default=300, ge=0)
+
+    @property
+    def owner_database_url(self) -> str:
+        """The URL migrations run with (the owner role; the service's URL when unset)."""
+        return self.migration_database_url or self.database_url
 
 
 @lru_cache

@@ -4,14 +4,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column
+from sqlalchemy import JSON, BigInteger, Column, SmallInteger
 from sqlmodel import Field, SQLModel
 
 from app.models.base import UTCDateTime, utcnow
 
 
 class AccessEvent(SQLModel, table=True):
+    """One row of a chain: `stripe` picks the chain, `seq` is the position in it."""
+
     __tablename__ = "access_events"
+    stripe: int = Field(default=0, primary_key=True, sa_type=SmallInteger, ge=0)
     seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     actor: str = Field(max_length=120)
@@ -32,15 +35,20 @@ class AccessEvent(SQLModel, table=True):
 
 
 class AuditChainHead(SQLModel, table=True):
-    """One row: the newest sequence number and hash; locked while a writer appends."""
+    """One row per stripe: its newest sequence number and hash.
 
-    __tablename__ = "audit_chain_head"
-    id: int = Field(default=1, primary_key=True)
+    Advanced only by the insert trigger on `access_events` (which checks that the new row
+    links to it); the application role may read it, never write it.
+    """
+
+    __tablename__ = "audit_chain_heads"
+    stripe: int = Field(primary_key=True, sa_type=SmallInteger)
     seq: int = Field(default=0, sa_type=BigInteger)
     hash: str = Field(max_length=64)
 
 
 class AccessEventRead(SQLModel):
+    stripe: int
     seq: int
     occurred_at: datetime
     actor: str

@@ -144,10 +144,16 @@ class ParticipantRead(ParticipantFields):
     `withheld` says which categories were left out and why."""
 
     id: uuid.UUID
-    version: int
+    version: int | None = Field(
+        default=None,
+        description="Present only when nothing is withheld (it moves with every field).",
+    )
     source_org_id: uuid.UUID
     created_at: datetime
-    updated_at: datetime
+    updated_at: datetime | None = Field(
+        default=None,
+        description="Present only when nothing is withheld (it moves with every field).",
+    )
     phase: Phase | None = None
     lead_practitioner_id: uuid.UUID | None = None
     withheld: list[Withheld] = []

@@ -202,8 +202,11 @@ class PlanRead(SQLModel):
     participant_id: uuid.UUID
     id: uuid.UUID | None = None
     source_org_id: uuid.UUID | None = None
-    version: int = 0
-    reviews: int = 0
+    version: int | None = Field(
+        default=0,
+        description="Moves with every change to the plan; null when anything is withheld.",
+    )
+    reviews: int = Field(default=0, description="Reviews the caller may see.")
     goals: list[GoalRead] = []
     steps_without_visible_goal: list[ActionRead] = []
     withheld: list[WithheldCountRead] = []

@@ -7,13 +7,15 @@ from sqlmodel import select
 
 from app.auth.guards import (
     AUTH_ERRORS,
+    CLIENT_RANK,
+    ROLE_RANK,
     AdminCaller,
     admin_org_limit,
     require_administers,
     require_may_grant,
+    require_outranks,
     require_system_admin,
 )
-from app.auth.passwords import hash_secret
 from app.core.db import DbSession
 from app.core.errors import Conflict, NotFound, error_responses
 from app.core.pagination import Page, Paging, paginate
@@ -88,12 +90,7 @@ async def update_organisation(
     """Rename or (de)activate an organisation (system admins only)."""
     require_system_admin(caller, "change organisations")
     org = accounts.get_organisation(session, organisation_id)
-    for name, value in data.model_dump(exclude_unset=True).items():
-        if value is not None:
-            setattr(org, name, value)
-    session.add(org)
-    session.flush()
-    return OrganisationRead.model_validate(org)
+    return OrganisationRead.model_validate(accounts.update_organisation(session, org, data))
 
 
 @router.get("/users", response_model=Page[UserRead])
@@ -138,17 +135,10 @@ async def read_user(caller: AdminCaller, session: DbSession, user_id: uuid.UUID)
 async def update_user(
     caller: AdminCaller, session: DbSession, user_id: uuid.UUID, data: UserUpdate
 ) -> UserRead:
-    """Change a user's display name, password or active flag."""
+    """Change a user's display name, password or active flag (not above your own role)."""
     user = _user(session, caller, user_id)
-    changes = data.model_dump(exclude_unset=True)
-    if changes.get("password"):
-        user.password_hash = hash_secret(changes.pop("password"))
-    for name, value in changes.items():
-        if value is not None:
-            setattr(user, name, value)
-    session.add(user)
-    session.flush()
-    return UserRead.model_validate(user)
+    require_outranks(caller, ROLE_RANK[user.role])
+    return UserRead.model_validate(accounts.update_user(session, user, data))
 
 
 @router.get("/clients", response_model=Page[ApiClientRead])
@@ -175,6 +165,7 @@ async def create_client(
 ) -> ApiClientCreated:
     """Register a partner-system client; the secret is in this response only."""
     require_administers(caller, data.organisation_id)
+    require_outranks(caller, CLIENT_RANK)
     client, secret = accounts.create_client(session, data)
     return ApiClientCreated(
         **ApiClientRead.model_validate(client).model_dump(), client_secret=secret
@@ -201,9 +192,5 @@ async def update_client(
 ) -> ApiClientRead:
     """Rename or (de)activate a partner-system client."""
     client = _client(session, caller, id)
-    for name, value in data.model_dump(exclude_unset=True).items():
-        if value is not None:
-            setattr(client, name, value)
-    session.add(client)
-    session.flush()
-    return ApiClientRead.model_validate(client)
+    require_outranks(caller, CLIENT_RANK)
+    return ApiClientRead.model_validate(accounts.update_client(session, client, data))

@@ -59,7 +59,7 @@ async def create_appointment(
     request: Request,
     response: Response,
 ) -> AppointmentRead | JSONResponse:
-    """Book an appointment; 409 naming the clash when it overlaps another."""
+    """Book an appointment; 409 naming the clash when it overlaps one the caller may see."""
     try:
         body = service.create_appointment(gate, participant_id, data)
     except service.AppointmentClash as exc:

@@ -29,6 +29,19 @@ class InvalidClient(AppError):
     status, title, slug = 401, "Invalid client", "invalid-client"
 
 
+def _invalid_client(detail: str, basic: bool) -> InvalidClient:
+    # RFC 6749 §5.2: a client that authenticated with HTTP Basic is answered with the
+    # scheme it used.
+    headers = {"WWW-Authenticate": 'Basic realm="throughcare"'} if basic else None
+    return InvalidClient(detail, headers=headers, extensions={"error": "invalid_client"})
+
+
+def _malformed(identifier: str) -> bool:
+    """No username or client id holds a control character (and PostgreSQL text cannot
+    hold NUL): such a value is a malformed request, answered before any lookup."""
+    return not identifier.isprintable()
+
+
 class Me(BaseModel):
     subject: str
     token_type: str
@@ -90,23 +103,24 @@ def create_token(
         if basic:
             client_id, client_secret = basic
         if not client_id or not client_secret:
-            raise InvalidClient(
-                "client_id and client_secret are required.", extensions={"error": "invalid_client"}
-            )
+            raise _invalid_client("client_id and client_secret are required.", bool(basic))
+        if _malformed(client_id):
+            # No such client can exist: the same answer as an unknown one (RFC 6749 §5.2).
+            raise _invalid_client("The client credentials are not valid.", bool(basic))
         key = f"client:{client_id}"
         _check_throttle(key)
         found = authenticate_client(session, client_id, client_secret)
         if found is None:
             throttle.failed(key)
-            raise InvalidClient(
-                "The client credentials are not valid.", extensions={"error": "invalid_client"}
-            )
+            raise _invalid_client("The client credentials are not valid.", bool(basic))
         throttle.succeeded(key)
         return token_for_client(*found, requested=scope)
     if not username or not password:
         raise InvalidGrant(
             "username and password are required.", extensions={"error": "invalid_request"}
         )
+    if _malformed(username):
+        raise InvalidGrant("The username is malformed.", extensions={"error": "invalid_request"})
     key = f"user:{username.lower()}"
     _check_throttle(key)
     user_found = authenticate_user(session, username, password)

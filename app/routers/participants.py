@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Header, Request, Response, status
+from fastapi import APIRouter, Header, Request, status
 from fastapi.responses import JSONResponse
 
 from app.auth.guards import AUTH_ERRORS
@@ -16,7 +16,6 @@ from app.core.errors import (
     Unprocessable,
     error_responses,
 )
-from app.core.etags import check_if_match, etag_for
 from app.core.pagination import Page, Paging
 from app.models.participant import (
     Participant,
@@ -48,9 +47,11 @@ class _RenderedJSON(JSONResponse):
 
 def _json(body: dict[str, Any], status_code: int, headers: dict[str, str]) -> JSONResponse:
     # Validated once against the response model and serialised straight to JSON bytes
-    # (the same body as model_dump(mode="json") + json.dumps, one pass fewer).
-    rendered = ParticipantRead.model_validate(body).model_dump_json(exclude_unset=True)
-    return _RenderedJSON(rendered.encode(), status_code=status_code, headers=headers)
+    # (the same body as model_dump(mode="json") + json.dumps, one pass fewer). The ETag
+    # is the hash of exactly these bytes: it moves only with what the caller may see.
+    rendered = service.render_participant(body)
+    headers = {**headers, "ETag": service.participant_etag(rendered)}
+    return _RenderedJSON(rendered, status_code=status_code, headers=headers)
 
 
 @router.get("", response_model=Page[ParticipantRead], response_model_exclude_unset=True)
@@ -103,10 +104,7 @@ async def register_participant(
             resource="participant",
             resource_id=outcome.resource_id,
         )
-    headers = {
-        "Location": f"/api/v1/participants/{outcome.resource_id}",
-        "ETag": etag_for("p", int(outcome.body["version"])),
-    }
+    headers = {"Location": f"/api/v1/participants/{outcome.resource_id}"}
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
     return _json(outcome.body, outcome.status_code, headers)
@@ -124,7 +122,7 @@ async def read_participant(gate: ParticipantsRead, participant_id: uuid.UUID) ->
     # view reads; the redacted body is validated once, here, against the response model.
     participant = cast(Participant, gate.participant_snapshot(participant_id))
     body = service.participant_view(gate, participant)
-    return _json(body, 200, {"ETag": etag_for("p", participant.version)})
+    return _json(body, 200, {})
 
 
 @router.patch(
@@ -139,12 +137,8 @@ async def update_participant(
     gate: ParticipantsWrite,
     participant_id: uuid.UUID,
     data: ParticipantUpdate,
-    response: Response,
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
-) -> ParticipantRead:
+) -> JSONResponse:
     """Update a participant (If-Match required: 428 without it, 412 when stale)."""
-    participant = gate.participant(participant_id, action="update")
-    check_if_match(if_match, "p", participant.version)
-    body = service.update_participant(gate, participant, data)
-    response.headers["ETag"] = etag_for("p", participant.version)
-    return ParticipantRead.model_validate(body)
+    body = service.update_participant(gate, participant_id, data, if_match)
+    return _json(body, 200, {})

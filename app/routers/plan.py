@@ -15,7 +15,7 @@ from app.core.errors import (
     Unprocessable,
     error_responses,
 )
-from app.core.etags import etag_for
+from app.core.etags import etag_of
 from app.core.pagination import Paging
 from app.models.listing import RecordPage
 from app.models.plan import (
@@ -53,7 +53,8 @@ WRITE_ERRORS = error_responses(
 async def read_plan(gate: PlansRead, participant_id: uuid.UUID, response: Response) -> PlanRead:
     """The current shared action plan; goals and steps the caller may not see are counted."""
     body = service.read_plan(gate, participant_id)
-    response.headers["ETag"] = etag_for("plan", body.version)
+    # Over what the caller was shown: hidden goals and steps never move it.
+    response.headers["ETag"] = etag_of("plan", body.model_dump_json().encode())
     return body
 
 

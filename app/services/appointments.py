@@ -1,7 +1,9 @@
 """Appointments: recorded, clash-checked per participant, attendance and follow-up.
 
 Every appointment is a whole record of category `appointments`; lists go through the
-gate row by row. A clash names the other appointment only when the caller may see it.
+gate row by row. A clash is refused (409) only when the caller may see the other
+appointment; a clash with appointments it may not see is booked like no clash at all, and
+the lead organisation gets a notice naming both ids.
 """
 
 import uuid
@@ -24,13 +26,14 @@ from app.models.appointment import (
 )
 from app.models.base import utcnow
 from app.models.listing import RecordPage
+from app.models.notice import Notice
 from app.models.organisation import Organisation
 from app.services.plan import merge_withheld
 from app.services.record_pages import gated_record_page
 from app.sharing import policy
 from app.sharing.categories import Category
 from app.sharing.gate import SharingGate, WithheldCount
-from app.sharing.visibility import visible_participant_ids
+from app.sharing.visibility import lead_org_ids, visible_participant_ids
 
 REMINDER_WINDOW = timedelta(hours=48)
 
@@ -49,7 +52,9 @@ def _clashes(
     starts: datetime,
     ends: datetime,
     exclude: uuid.UUID | None,
-) -> None:
+) -> list[Appointment]:
+    """409 naming the overlapping appointments the caller may see; otherwise the ones it
+    may not see (the booking goes ahead: the caller must not learn they exist)."""
     stmt = select(Appointment).where(
         Appointment.participant_id == participant_id,
         col(Appointment.starts_at) < ends,
@@ -63,8 +68,8 @@ def _clashes(
         stmt = stmt.where(Appointment.id != exclude)
     rows = gate.session.exec(stmt.order_by(col(Appointment.starts_at))).all()
     if not rows:
-        return
-    shown, withheld = gate.filter_records(
+        return []
+    shown, _withheld = gate.filter_records(
         participant_id,
         rows,
         Category.appointments,
@@ -72,6 +77,9 @@ def _clashes(
         resource="appointment",
         action="clash_check",
     )
+    if not shown:
+        return list(rows)
+    # Only the visible clashes: a count of hidden ones would tell where they are.
     clashes: list[dict[str, Any]] = [
         {
             "id": str(a.id),
@@ -81,14 +89,33 @@ def _clashes(
         }
         for a in shown
     ]
-    hidden = sum(w.count for w in withheld)
-    parts = [f"{len(shown)} appointment(s) you can see"] if shown else []
-    if hidden:
-        parts.append(f"{hidden} appointment(s) recorded elsewhere that you may not see")
     raise AppointmentClash(
-        "The time overlaps " + " and ".join(parts) + ".",
-        extensions={"clashes": clashes, "withheld_clashes": hidden},
+        f"The time overlaps {len(shown)} appointment(s) you can see.",
+        extensions={"clashes": clashes},
     )
+
+
+def _notify_hidden_clashes(
+    gate: SharingGate, appointment: Appointment, hidden: Sequence[Appointment]
+) -> None:
+    """Tell the lead organisation of clashes the booking organisation could not be shown,
+    so a practitioner who may see both resolves them (ids only: no times, places, kinds)."""
+    leads = lead_org_ids(gate.session, appointment.participant_id, gate.now)
+    for other in hidden:
+        for org_id in leads:
+            gate.session.add(
+                Notice(
+                    organisation_id=org_id,
+                    kind="appointment_clash",
+                    participant_id=appointment.participant_id,
+                    subject_id=str(appointment.id),
+                    message=(
+                        f"Appointment {appointment.id} overlaps appointment {other.id} of the "
+                        "same participant. Someone who may see both should resolve it."
+                    ),
+                    created_at=gate.now,
+                )
+            )
 
 
 def list_appointments(
@@ -136,12 +163,12 @@ def _check_with_org(gate: SharingGate, org_id: uuid.UUID | None) -> None:
 def create_appointment(
     gate: SharingGate, participant_id: uuid.UUID, data: AppointmentCreate
 ) -> AppointmentRead:
-    """Book an appointment; 409 naming the clash when it overlaps another."""
+    """Book an appointment; 409 naming the clash when it overlaps one the caller may see."""
     gate.participant(participant_id, action="create", resource="appointment")
     staff = policy.may_do_staff_work(gate.actor, policy.Work.book_appointment)
     gate.authorize(staff, "create", "appointment", participant_id)
     _check_with_org(gate, data.with_org_id)
-    _clashes(gate, participant_id, data.starts_at, data.ends_at, None)
+    hidden = _clashes(gate, participant_id, data.starts_at, data.ends_at, None)
     appointment = Appointment(
         **data.model_dump(),
         participant_id=participant_id,
@@ -150,6 +177,7 @@ def create_appointment(
     )
     gate.session.add(appointment)
     gate.session.flush()
+    _notify_hidden_clashes(gate, appointment, hidden)
     gate.wrote(
         participant_id,
         [Category.appointments],
@@ -211,8 +239,9 @@ def update_appointment(
     moved = {"starts_at", "ends_at"} & set(changes) or (
         appointment.attendance == Attendance.cancelled and "attendance" in changes
     )
+    hidden: list[Appointment] = []
     if moved and attendance != Attendance.cancelled:
-        _clashes(gate, participant_id, starts, ends, appointment.id)
+        hidden = _clashes(gate, participant_id, starts, ends, appointment.id)
     if changes.pop("reminder_sent", None):
         appointment.reminded_at = utcnow()
     if changes.get("follow_up_note"):
@@ -222,6 +251,7 @@ def update_appointment(
     appointment.version += 1
     appointment.updated_at = utcnow()
     gate.session.add(appointment)
+    _notify_hidden_clashes(gate, appointment, hidden)
     gate.session.flush()
     gate.wrote(
         participant_id,

@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from app.core.errors import Conflict, Unprocessable
+from app.core.etags import check_etag, etag_of
 from app.core.pagination import PageParams, paginate
 from app.models.base import utcnow
 from app.models.organisation import User
@@ -18,6 +19,7 @@ from app.models.participant import (
     Participant,
     ParticipantCreate,
     ParticipantFields,
+    ParticipantRead,
     ParticipantUpdate,
     Phase,
 )
@@ -45,7 +47,7 @@ def participant_view(
     }
     for name in _SHOWN_FIELDS:
         values[name] = getattr(participant, name)
-    return gate.redact(
+    view = gate.redact(
         participant.id,
         "participant",
         values,
@@ -53,6 +55,22 @@ def participant_view(
         action=action,
         resource_id=str(participant.id),
     )
+    if view["withheld"]:
+        # The version and the last change describe the whole record: they move when a
+        # withheld field changes, so only a reader who sees every category gets them.
+        del view["version"], view["updated_at"]
+    return view
+
+
+def render_participant(view: dict[str, Any]) -> bytes:
+    """The JSON body of a participant view (validated against ParticipantRead)."""
+    rendered = ParticipantRead.model_validate(view).model_dump_json(exclude_unset=True)
+    return rendered.encode()
+
+
+def participant_etag(rendered: bytes) -> str:
+    """The ETag of a rendered participant view: it changes only with what the caller sees."""
+    return etag_of("p", rendered)
 
 
 def _identifier_clash(gate: SharingGate, data: dict[str, Any], exclude: uuid.UUID | None) -> None:
@@ -136,34 +154,44 @@ _REQUIRED = ("given_name", "family_name", "phase")
 
 
 def update_participant(
-    gate: SharingGate, participant: Participant, data: ParticipantUpdate
+    gate: SharingGate, participant_id: uuid.UUID, data: ParticipantUpdate, if_match: str | None
 ) -> dict[str, Any]:
-    """Apply a PATCH: only fields whose category the caller may see, legal phase moves."""
-    may_write = policy.may_write_record(
+    """Apply a PATCH: permission first, then If-Match, then the change itself."""
+    caller = gate.caller
+    participant = gate.participant(participant_id, action="update")
+    # Locked for the rest of the transaction: two PATCHes with one If-Match serialise
+    # here, and the second compares its tag with what the first wrote. FOR NO KEY UPDATE
+    # on PostgreSQL: rows that merely reference the participant (the care team, notices)
+    # are not held up, so no deadlock with requests that insert them.
+    gate.session.refresh(participant, with_for_update={"key_share": True})
+    changes = data.model_dump(exclude_unset=True)
+    verdict = policy.may_update_participant(
         gate.actor,
         source_org_id=participant.source_org_id,
         care_team=gate.facts(participant.id).care_team,
+        is_lead=is_current_lead(gate.session, participant.id, caller.org_id, gate.now),
+        withheld=sorted(
+            str(c)
+            for c in categories_of("participant", set(changes))
+            if not gate.decide(participant.id, c, participant.source_org_id).allowed
+        ),
+        names_lead_practitioner="lead_practitioner_id" in changes,
     )
-    gate.authorize(may_write, "update", "participant", participant.id)
-    changes = data.model_dump(exclude_unset=True)
+    gate.authorize(verdict, "update", "participant", participant.id)
+    current = participant_view(gate, participant, action="update")
+    check_etag(if_match, participant_etag(render_participant(current)))
     if not changes:
         raise Unprocessable("The request changes nothing.")
     # Registration requires these; a PATCH may change them, never blank them out.
     if any(name in changes and changes[name] is None for name in _REQUIRED):
         raise Unprocessable(f"{', '.join(_REQUIRED)} cannot be null.")
-    hidden = [
-        category
-        for category in sorted(categories_of("participant", set(changes)))
-        if not gate.decide(participant.id, category, participant.source_org_id).allowed
-    ]
-    gate.authorize(policy.may_change_categories(hidden), "update", "participant", participant.id)
     if "phase" in changes:
         new_phase = Phase(changes["phase"])
         if new_phase != participant.phase and new_phase not in PHASE_TRANSITIONS[participant.phase]:
             # Not naming the current phase: a failed request writes no disclosure row.
             raise Conflict(f"A participant cannot move to {new_phase} from their current phase.")
-    if "lead_practitioner_id" in changes:
-        _check_lead_practitioner(gate, participant, changes["lead_practitioner_id"])
+    if changes.get("lead_practitioner_id") is not None:
+        _check_lead_practitioner(gate, changes["lead_practitioner_id"])
     _identifier_clash(gate, changes, participant.id)
     for name, value in changes.items():
         setattr(participant, name, value)
@@ -185,14 +213,7 @@ def update_participant(
     return participant_view(gate, participant, action="update")
 
 
-def _check_lead_practitioner(
-    gate: SharingGate, participant: Participant, user_id: uuid.UUID | None
-) -> None:
-    is_lead = is_current_lead(gate.session, participant.id, gate.caller.org_id, gate.now)
-    verdict = policy.may_name_lead_practitioner(gate.actor, is_lead=is_lead)
-    gate.authorize(verdict, "update", "participant", participant.id)
-    if user_id is None:
-        return
+def _check_lead_practitioner(gate: SharingGate, user_id: uuid.UUID) -> None:
     user = gate.session.get(User, user_id)
     if user is None or user.organisation_id != gate.caller.org_id or not user.active:
         raise Unprocessable(

@@ -3,8 +3,9 @@
 Every goal and step is a whole record of category `plan`; what a caller sees is decided by
 the gate per record (by its recording organisation). Who may *change* the plan is a
 separate, smaller policy (`policy.may_edit_plan`): the plan's recording organisation and the
-lead/contributor organisations of the care team. The owner of a step (an organisation,
-or the participant for steps they own) may record its status and outcome.
+lead/contributor organisations of the care team. A step is updated by the lead
+organisation's staff and by its owner only (`policy.may_update_step`): the owner organisation,
+or the participant for steps they own, who records only its status and outcome.
 """
 
 import uuid
@@ -14,7 +15,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.errors import Conflict, NotFound, Unprocessable
 from app.core.etags import check_if_match, etag_for
 from app.models.base import utcnow
 from app.models.listing import WithheldCountRead
@@ -41,8 +42,9 @@ from app.models.plan import (
 )
 from app.sharing import policy
 from app.sharing.categories import Category
+from app.sharing.decision import Allow, Deny
 from app.sharing.gate import SharingGate, WithheldCount
-from app.sharing.visibility import membership_in_force
+from app.sharing.visibility import is_current_lead, membership_in_force
 
 EDITING_ROLES = frozenset({CareRole.lead, CareRole.contributor})
 
@@ -151,12 +153,16 @@ def read_plan(gate: SharingGate, participant_id: uuid.UUID) -> PlanRead:
     plan, goals, orphans, withheld = _visible_plan(gate, participant_id, "plan")
     from app.services.plan_reviews import review_count
 
+    reviews, reviews_withheld = review_count(gate, plan) if plan else (0, [])
+    # The plan's version moves with every goal and step: shown only to a reader who sees
+    # all of them (the ETag is derived from the visible body instead, app/core/etags.py).
+    whole = not withheld and not reviews_withheld
     return PlanRead(
         participant_id=participant_id,
         id=plan.id if plan else None,
         source_org_id=plan.source_org_id if plan else None,
-        version=plan.version if plan else 0,
-        reviews=review_count(gate, plan) if plan else 0,
+        version=(plan.version if plan else 0) if whole else None,
+        reviews=reviews,
         goals=goals,
         steps_without_visible_goal=orphans,
         withheld=withheld,
@@ -194,12 +200,15 @@ def _plan_for_write(gate: SharingGate, participant_id: uuid.UUID) -> Plan:
         return plan
     require_plan_editor(gate, participant_id, None, "create", "plan")
     plan = Plan(participant_id=participant_id, source_org_id=gate.caller.org_id)
-    gate.session.add(plan)
     try:
+        # Added inside the savepoint, so that its rollback also forgets the row: added
+        # before it, the row stayed pending and the next query's autoflush inserted it
+        # again, failing the whole transaction (a 500 for every request but the first).
         with gate.session.begin_nested():
+            gate.session.add(plan)
             gate.session.flush()
     except IntegrityError:
-        # Another request created it first: use theirs.
+        # Another request created it first (PostgreSQL waited for its commit): use theirs.
         plan = current_plan(gate, participant_id, lock=True)
         if plan is None:
             raise Conflict("The plan is being created; retry.") from None
@@ -315,20 +324,19 @@ def create_action(gate: SharingGate, participant_id: uuid.UUID, data: ActionCrea
     staff = policy.may_do_staff_work(gate.actor, policy.Work.add_step)
     gate.authorize(staff, "create", "action", participant_id)
     plan = current_plan(gate, participant_id, lock=True)
+    require_plan_editor(gate, participant_id, plan, "create", "action")
     goal = gate.session.exec(
         select(Goal).where(Goal.id == data.goal_id, Goal.participant_id == participant_id)
     ).first()
-    if goal is None or plan is None:
-        raise Unprocessable("goal_id is not a goal of this participant's plan.")
-    gate.require(
-        participant_id,
-        Category.plan,
-        goal.source_org_id,
-        action="create",
-        resource="action",
-        resource_id=str(goal.id),
+    decision = (
+        None if goal is None else gate.decide(participant_id, Category.plan, goal.source_org_id)
     )
-    require_plan_editor(gate, participant_id, plan, "create", "action")
+    if isinstance(decision, Deny):
+        # A goal the caller may not see is answered as one that does not exist (not 404
+        # for one and 422 for the other); the refusal is on the record all the same.
+        gate.deny(participant_id, "create", "action", decision.reason)
+    if plan is None or not isinstance(decision, Allow):
+        raise Unprocessable("goal_id is not a goal of this participant's plan.")
     _check_owner(gate, data.owner_kind, data.owner_org_id, data.owner_user_id)
     action = Action(
         **data.model_dump(),
@@ -350,16 +358,25 @@ def create_action(gate: SharingGate, participant_id: uuid.UUID, data: ActionCrea
     return action_read(action)
 
 
-def _outcome_only(gate: SharingGate, action: Action, plan: Plan | None) -> bool:
-    """False for plan editors; True for a step's owner; 403 for anyone else."""
+def _require_step_updater(
+    gate: SharingGate, action: Action, plan: Plan | None, fields: set[str]
+) -> None:
+    """403 unless the caller may change these fields of this step (may_update_step)."""
     caller = gate.caller
-    if plan_edit_verdict(gate, action.participant_id, plan).allowed:
-        return False
-    if caller.is_participant and action.owner_kind == OwnerKind.participant:
-        return True
-    if not caller.is_participant and action.owner_org_id == caller.org_id:
-        return True
-    raise Forbidden("Only plan editors and the step's owner update this step.")
+    owns = (
+        action.owner_kind == OwnerKind.participant
+        if caller.is_participant
+        else action.owner_org_id == caller.org_id
+    )
+    verdict = policy.may_update_step(
+        gate.actor,
+        is_lead=not caller.is_participant
+        and is_current_lead(gate.session, action.participant_id, caller.org_id, gate.now),
+        is_plan_editor=plan_edit_verdict(gate, action.participant_id, plan).allowed,
+        owns_step=owns,
+        fields=fields,
+    )
+    gate.authorize(verdict, "update", "action", action.participant_id, resource_id=str(action.id))
 
 
 def update_action(
@@ -382,8 +399,7 @@ def update_action(
         resource_id=str(action.id),
     )
     changes = data.model_dump(exclude_unset=True)
-    if _outcome_only(gate, action, plan) and set(changes) - OUTCOME_FIELDS:
-        raise Forbidden("As the step's owner you may change only its status and outcome_note.")
+    _require_step_updater(gate, action, plan, set(changes))
     check_if_match(if_match, "action", action.version)
     if not changes:
         raise Unprocessable("The request changes nothing.")

@@ -26,13 +26,18 @@ from app.sharing.categories import Category
 from app.sharing.gate import SharingGate, WithheldCount
 
 
-def review_count(gate: SharingGate, plan: Plan) -> int:
-    """How many reviews the plan has had (a count; no review content)."""
-    return int(
-        gate.session.exec(
-            select(func.count()).select_from(Review).where(Review.plan_id == plan.id)
-        ).one()
+def review_count(gate: SharingGate, plan: Plan) -> tuple[int, list[WithheldCount]]:
+    """How many of the plan's reviews the caller may see, and counts of the others (decided
+    per recording organisation; no review content)."""
+    groups = gate.session.exec(
+        select(Review.source_org_id, func.count())
+        .where(Review.plan_id == plan.id)
+        .group_by(col(Review.source_org_id))
+    ).all()
+    shown, withheld = gate.filter_records(
+        plan.participant_id, groups, Category.plan, lambda g: g[0], resource="plan"
     )
+    return sum(int(n) for _, n in shown), withheld
 
 
 def list_reviews(
@@ -118,6 +123,9 @@ def create_review(gate: SharingGate, participant_id: uuid.UUID, data: ReviewCrea
     return ReviewRead.model_validate(review)
 
 
+_NO_VERSION = "No such plan version."
+
+
 def _source(item: dict[str, Any]) -> uuid.UUID:
     return uuid.UUID(str(item["source_org_id"]))
 
@@ -131,15 +139,19 @@ def read_version(gate: SharingGate, participant_id: uuid.UUID, number: int) -> P
         )
     ).first()
     if row is None:
-        raise NotFound("No such plan version.")
-    gate.require(
-        participant_id,
-        Category.plan,
-        row.source_org_id,
-        action="read",
-        resource="plan_version",
-        resource_id=str(row.id),
-    )
+        raise NotFound(_NO_VERSION)
+    try:
+        gate.require(
+            participant_id,
+            Category.plan,
+            row.source_org_id,
+            action="read",
+            resource="plan_version",
+            resource_id=str(row.id),
+        )
+    except NotFound:
+        # The same answer as for a version that does not exist (the refusal is logged).
+        raise NotFound(_NO_VERSION) from None
     goals, withheld_goals = gate.filter_records(
         participant_id, row.snapshot, Category.plan, _source, resource="plan_version"
     )

@@ -15,8 +15,7 @@ from app.models.screening import (
     ScreeningTrend,
     TrendPoint,
 )
-from app.services.plan import merge_withheld
-from app.services.record_pages import gated_record_page
+from app.services.record_pages import decide_sources, gated_record_page
 from app.services.scoring import score
 from app.sharing import policy
 from app.sharing.categories import Category
@@ -92,15 +91,25 @@ def record_screening(
 def trend(gate: SharingGate, participant_id: uuid.UUID, instrument: Instrument) -> ScreeningTrend:
     """The series of totals for one instrument, oldest first (the latest 200)."""
     gate.participant(participant_id, action="read", resource="screening_trend")
+    # Withheld counts are over all of the participant's screenings, decided per recording
+    # organisation before the instrument filter: the counts must not tell which
+    # instruments the hidden screenings used.
+    allowed, withheld = decide_sources(
+        gate, participant_id, Screening, Category.mental_health, resource="screening_trend"
+    )
     rows = list(
         gate.session.exec(
             select(Screening)
-            .where(Screening.participant_id == participant_id, Screening.instrument == instrument)
+            .where(
+                Screening.participant_id == participant_id,
+                Screening.instrument == instrument,
+                col(Screening.source_org_id).in_(allowed),
+            )
             .order_by(col(Screening.administered_at).desc(), col(Screening.id).desc())
             .limit(TREND_LIMIT)
         ).all()
     )
-    shown, withheld = gate.filter_records(
+    shown, _ = gate.filter_records(
         participant_id,
         rows[::-1],
         Category.mental_health,
@@ -119,5 +128,5 @@ def trend(gate: SharingGate, participant_id: uuid.UUID, instrument: Instrument) 
             )
             for s in shown
         ],
-        withheld=merge_withheld(withheld),
+        withheld=withheld,
     )

@@ -130,6 +130,7 @@ class Prepared:
                     args,
                     exc,
                     dialect.loaded_dbapi.Error,
+                    hide_parameters=conn.engine.hide_parameters,
                     connection_invalidated=invalid,
                     dialect=dialect,
                 ) from exc

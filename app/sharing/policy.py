@@ -16,6 +16,7 @@ from enum import StrEnum
 from app.auth.scopes import BREAK_GLASS_ROLES
 from app.auth.tokens import PARTNER_ROLE
 from app.models.organisation import Role
+from app.models.plan import OUTCOME_FIELDS
 
 USER_TOKEN = "user"
 
@@ -152,12 +153,61 @@ def may_edit_plan(
     )
 
 
+def may_update_participant(
+    actor: Actor,
+    *,
+    source_org_id: uuid.UUID,
+    care_team: bool,
+    is_lead: bool,
+    withheld: Sequence[str],
+    names_lead_practitioner: bool,
+) -> Verdict:
+    """A PATCH of the record: recorder or care team, only categories the caller may see,
+    and only the lead organisation names the lead practitioner."""
+    writer = may_write_record(actor, source_org_id=source_org_id, care_team=care_team)
+    if not writer.allowed:
+        return writer
+    categories = may_change_categories(withheld)
+    if not categories.allowed:
+        return categories
+    if names_lead_practitioner:
+        return may_name_lead_practitioner(actor, is_lead=is_lead)
+    return ALLOWED
+
+
 def may_change_categories(withheld: Sequence[str]) -> Verdict:
     """A change may touch only categories the caller may see (`withheld`: those it may not)."""
     if withheld:
         return Refusal(
             "category_withheld",
-            f"You may not change {withheld[0]} information of this participant.",
+            f"You may not change {', '.join(withheld)} information of this participant.",
+        )
+    return ALLOWED
+
+
+def may_update_step(
+    actor: Actor, *, is_lead: bool, is_plan_editor: bool, owns_step: bool, fields: set[str]
+) -> Verdict:
+    """The lead organisation's staff update any step; every other partner only the steps
+    it owns (an editing partner all of the step, any other owner, and the participant
+    for their own steps, only status and outcome)."""
+    if actor.is_participant:
+        if not owns_step:
+            return Refusal("not_step_owner", "You record the outcome of your own steps only.")
+        if fields - OUTCOME_FIELDS:
+            return Refusal(
+                "outcome_only", "You may change only the status and outcome_note of your own steps."
+            )
+        return ALLOWED
+    if is_lead:
+        return ALLOWED
+    if not owns_step:
+        return Refusal(
+            "not_step_owner", "Only the lead organisation and the step's owner update this step."
+        )
+    if not is_plan_editor and fields - OUTCOME_FIELDS:
+        return Refusal(
+            "outcome_only", "As the step's owner you may change only its status and outcome_note."
         )
     return ALLOWED
 
@@ -286,6 +336,36 @@ def may_edit_service(actor: Actor, *, provider_org_id: uuid.UUID) -> Verdict:
         "not_provider_admin",
         "Only the provider's organisation admin or a system admin edits this entry.",
     )
+
+
+# Who outranks whom when administering accounts. A partner-system client acts for its
+# whole organisation (no care-team user behind it, organisation-wide scopes), so it ranks
+# with the organisation's administrators: an org admin of that organisation or a system
+# admin administers it, nobody below.
+ROLE_RANK: dict[str, int] = {
+    Role.participant: 0,
+    Role.practitioner: 1,
+    Role.supervisor: 2,
+    Role.org_admin: 3,
+    Role.system_admin: 4,
+}
+CLIENT_RANK = ROLE_RANK[Role.org_admin]
+
+
+def may_administer_account(actor_role: str, account_rank: int) -> Verdict:
+    """Nobody administers (resets, deactivates, re-scopes) an account ranked above them."""
+    if ROLE_RANK.get(actor_role, -1) < account_rank:
+        return Refusal(
+            "outranked", "You may not administer an account whose role is above your own."
+        )
+    return ALLOWED
+
+
+def may_grant_role(actor_role: str, role: str) -> Verdict:
+    """Nobody gives an account a role above their own."""
+    if ROLE_RANK.get(actor_role, -1) < ROLE_RANK[role]:
+        return Refusal("outranked", "You may not grant a role above your own.")
+    return ALLOWED
 
 
 def is_staff_role(role: str) -> bool:

@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.models.organisation import Organisation, OrgKind, Role
-from tests.fixtures import World
+from tests.fixtures import TEST_PASSWORD, World
 
 ADMIN = "/api/v1/admin"
 PASSWORD = "synthetic-admin-made-pw-77"
@@ -313,3 +313,91 @@ class TestParticipantAccounts:
             json={**body, "organisation_id": str(lead.id)},
         )
         assert created.status_code == 201, created.text
+
+
+class TestRoleRank:
+    """Nobody administers an account above their own role (participant < practitioner <
+    supervisor < org_admin < system_admin; a partner-system client ranks as org_admin)."""
+
+    @pytest.mark.parametrize(
+        "change",
+        [{"password": "synthetic-takeover-pw-99"}, {"active": False}, {"display_name": "x"}],
+        ids=["password", "deactivate", "rename"],
+    )
+    def test_org_admin_cannot_administer_a_system_admin_of_their_org(
+        self, client: TestClient, world: World, change: dict[str, Any]
+    ) -> None:
+        org = world.org("Coord", OrgKind.care_coordination)
+        sysadmin = world.user(org, Role.system_admin)
+        headers = world.headers(org, Role.org_admin)
+        _problem(client.patch(f"{ADMIN}/users/{sysadmin.id}", json=change, headers=headers), 403)
+        # Nothing changed: the system admin still logs in with the old password.
+        token = client.post(
+            "/api/v1/auth/token",
+            data={
+                "grant_type": "password",
+                "username": sysadmin.username,
+                "password": TEST_PASSWORD,
+            },
+        )
+        assert token.status_code == 200, token.text
+        read = client.get(f"{ADMIN}/users/{sysadmin.id}", headers=headers).json()
+        assert read["active"] is True and read["display_name"] == ""
+
+    def test_org_admin_administers_peers_and_lower_roles(
+        self, client: TestClient, world: World
+    ) -> None:
+        org = world.org("Housing", OrgKind.housing)
+        headers = world.headers(org, Role.org_admin)
+        for role in (Role.practitioner, Role.supervisor, Role.org_admin):
+            target = world.user(org, role)
+            response = client.patch(
+                f"{ADMIN}/users/{target.id}", json={"active": False}, headers=headers
+            )
+            assert response.status_code == 200, response.text
+            assert response.json()["active"] is False
+
+    def test_system_admin_administers_another_system_admin(
+        self, client: TestClient, world: World
+    ) -> None:
+        org = world.org("Platform", OrgKind.care_coordination)
+        other = world.user(org, Role.system_admin)
+        headers = world.headers(org, Role.system_admin)
+        response = client.patch(
+            f"{ADMIN}/users/{other.id}", json={"active": False}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+
+    @pytest.mark.parametrize(
+        ("granter", "role", "status"),
+        [
+            (Role.org_admin, "system_admin", 403),
+            (Role.org_admin, "org_admin", 201),
+            (Role.org_admin, "supervisor", 201),
+            (Role.system_admin, "system_admin", 201),
+        ],
+    )
+    def test_creation_grants_at_most_the_granters_role(
+        self, client: TestClient, world: World, granter: Role, role: str, status: int
+    ) -> None:
+        org = world.org("Own", OrgKind.housing)
+        body = _user_body(org, role=role)
+        response = client.post(f"{ADMIN}/users", json=body, headers=world.headers(org, granter))
+        assert response.status_code == status, response.text
+        listed = client.get(
+            f"{ADMIN}/users?limit=100", headers=world.headers(org, Role.system_admin)
+        ).json()["items"]
+        assert (body["username"] in {u["username"] for u in listed}) is (status == 201)
+
+    def test_org_admin_administers_own_clients(self, client: TestClient, world: World) -> None:
+        org = world.org("Probation", OrgKind.probation)
+        headers = world.headers(org, Role.org_admin)
+        created = client.post(
+            f"{ADMIN}/clients",
+            json={"organisation_id": str(org.id), "name": "Test EPR", "scopes": []},
+            headers=headers,
+        ).json()
+        off = client.patch(
+            f"{ADMIN}/clients/{created['id']}", json={"active": False}, headers=headers
+        )
+        assert off.status_code == 200 and off.json()["active"] is False

@@ -83,18 +83,50 @@ class TestCreateAppointment:
         first = book(client, care, care.coord, 24, kind="gate_meeting").json()
         body = assert_problem(book(client, care, care.cmht, 24.5), 409)
         assert body["clashes"][0]["id"] == first["id"]
-        assert body["withheld_clashes"] == 0
+        assert "withheld_clashes" not in body
         # What the refusal disclosed is on the record (the 409 is answered, not rolled back).
         event = care.events("appointment", care.cmht)[-1]
         assert event.action == "clash_check" and event.categories == ["appointments"]
 
-    def test_clash_with_withheld_appointment_discloses_nothing(
+    def test_clash_with_withheld_appointment_looks_like_no_clash(
         self, client: TestClient, care: Care
     ) -> None:
-        book(client, care, care.cmht, 24, place="Clinic room 4", notes="private")
-        body = assert_problem(book(client, care, care.peer, 24.5), 409)
-        assert body["clashes"] == [] and body["withheld_clashes"] == 1
-        assert "Clinic" not in str(body) and "private" not in str(body)
+        hidden = book(client, care, care.cmht, 24, place="Clinic room 4", notes="private").json()
+        # The peer organisation may not see the CMHT's appointment: a booking over it is
+        # answered exactly as a booking over an empty slot (a probe learns nothing).
+        free = book(client, care, care.peer, 100)
+        clash = book(client, care, care.peer, 24.5)
+        assert clash.status_code == free.status_code == 201, clash.text
+        assert set(clash.json()) == set(free.json())
+        assert "Clinic" not in clash.text and "private" not in clash.text
+        # The lead organisation is told, with the two ids and nothing else of either.
+        notices = client.get("/api/v1/notices", headers=care.headers(care.coord)).json()
+        clashes = [n for n in notices["items"] if n["kind"] == "appointment_clash"]
+        assert len(clashes) == 1
+        notice = clashes[0]
+        assert notice["participant_id"] == str(care.pid)
+        assert notice["subject_id"] == clash.json()["id"]
+        assert hidden["id"] in notice["message"] and clash.json()["id"] in notice["message"]
+        assert "Clinic" not in notice["message"] and "private" not in notice["message"]
+        # The booking organisation gets no notice of it.
+        peer_notices = client.get("/api/v1/notices", headers=care.headers(care.peer)).json()
+        assert not [n for n in peer_notices["items"] if n["kind"] == "appointment_clash"]
+
+    def test_moving_onto_a_withheld_appointment_is_not_refused(
+        self, client: TestClient, care: Care
+    ) -> None:
+        book(client, care, care.cmht, 24)
+        mine = book(client, care, care.peer, 50).json()
+        response = client.patch(
+            care.url(f"/appointments/{mine['id']}"),
+            json={"starts_at": at(24.25), "ends_at": at(24.75)},
+            headers=care.headers(care.peer),
+        )
+        assert response.status_code == 200, response.text
+        notices = client.get("/api/v1/notices", headers=care.headers(care.coord)).json()
+        assert [n["subject_id"] for n in notices["items"] if n["kind"] == "appointment_clash"] == [
+            mine["id"]
+        ]
 
     def test_cancelled_does_not_clash(self, client: TestClient, care: Care) -> None:
         first = book(client, care, care.coord, 24).json()

@@ -9,6 +9,7 @@ from sqlmodel import col, select
 
 from app.models.audit import AccessEvent
 from app.models.organisation import OrgKind, Role
+from app.sharing.audit import stripe_for
 from tests.api.helpers import FULL_PARTICIPANT, METADATA, consent, fields_for, member, protocol
 from tests.fixtures import World
 
@@ -175,9 +176,16 @@ def test_every_read_writes_one_audit_row_with_the_disclosed_categories(
     scenario: Scenario,
 ) -> None:
     session = scenario.world.session
-    before = session.exec(select(AccessEvent.seq).order_by(col(AccessEvent.seq).desc())).first()
+    # Every event about this person is on their stripe's chain (docs/decisions/0002).
+    stripe = stripe_for(scenario.uuid)
+    on_stripe = select(AccessEvent.seq).where(AccessEvent.stripe == stripe)
+    before = session.exec(on_stripe.order_by(col(AccessEvent.seq).desc())).first()
     response = scenario.read(scenario.probation)
-    rows = session.exec(select(AccessEvent).where(col(AccessEvent.seq) > (before or 0))).all()
+    rows = session.exec(
+        select(AccessEvent).where(
+            AccessEvent.stripe == stripe, col(AccessEvent.seq) > (before or 0)
+        )
+    ).all()
     assert len(rows) == 1
     (row,) = rows
     assert row.outcome == "allowed" and row.actor_org_id == scenario.probation.id

@@ -60,7 +60,12 @@ class TestReadPlan:
         response = client.get(care.url("/plan"), headers=care.headers(care.coord))
         assert response.status_code == 200
         assert response.json()["goals"] == [] and response.json()["version"] == 0
-        assert response.headers["ETag"] == '"plan-0"'
+        # A strong tag over what the caller sees: it moves when a goal is added.
+        etag = response.headers["ETag"]
+        assert etag.startswith('"plan-') and etag.endswith('"')
+        add_goal(client, care, care.coord)
+        again = client.get(care.url("/plan"), headers=care.headers(care.coord))
+        assert again.headers["ETag"] != etag and again.json()["version"] > 0
 
     def test_each_org_sees_exactly_what_protocols_allow(
         self, client: TestClient, care: Care

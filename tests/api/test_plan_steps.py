@@ -4,7 +4,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from tests.api.care_world import Care, assert_problem, build_care
+from app.models.participant import CareRole
+from tests.api.care_world import Care, assert_problem, build_care, member
 from tests.api.test_plan import add_goal, add_step
 from tests.fixtures import World
 
@@ -55,6 +56,28 @@ class TestCreateAction:
             resource="Second-chance gate pick-up",
         )
         assert step["status"] == "planned" and step["source_org_id"] == str(care.coord.id)
+
+    def test_audit_row_names_the_new_step(self, client: TestClient, care: Care) -> None:
+        goal = add_goal(client, care, care.coord)
+        step = add_step(client, care, care.coord, goal["id"])
+        [event] = care.events("action", care.coord)
+        assert event.action == "create" and event.resource_id == step["id"]
+
+    def test_hidden_goal_answers_like_unknown_goal(self, client: TestClient, care: Care) -> None:
+        # Housing joins as a contributor; no protocol shares its plan records with the CMHT.
+        member(care.db, care.participant, care.housing, CareRole.contributor)
+        care.db.commit()
+        hidden = add_goal(client, care, care.housing)
+        headers = care.headers(care.cmht)
+        answers = []
+        for goal_id in (hidden["id"], "00000000-0000-4000-8000-000000000001"):
+            body = {"goal_id": goal_id, "description": "x", "owner_kind": "participant"}
+            response = client.post(care.url("/plan/actions"), json=body, headers=headers)
+            problem = assert_problem(response, 422)
+            answers.append((problem["title"], problem["detail"], problem.get("errors")))
+        assert answers[0] == answers[1]
+        # The refusal over the hidden goal is still on the record.
+        assert care.events("action", care.cmht)[0].outcome == "denied"
 
 
 class TestUpdateAction:
@@ -113,6 +136,56 @@ class TestUpdateAction:
         assert_problem(response, 403)
         event = care.events("action")[-1]
         assert event.actor_role == "participant" and event.action == "update"
+
+    def test_partner_updates_only_steps_it_owns(self, client: TestClient, care: Care) -> None:
+        """A contributing organisation that neither leads nor owns a step may not record
+        its status or outcome (nor change it otherwise)."""
+        goal = add_goal(client, care, care.coord)
+        step = add_step(
+            client,
+            care,
+            care.coord,
+            goal["id"],
+            owner_kind="practitioner",
+            owner_org_id=str(care.coord.id),
+        )
+        url = care.url(f"/plan/actions/{step['id']}")
+        cmht = care.headers(care.cmht, **{"If-Match": step["etag"]})
+        for body in (
+            {"status": "done"},
+            {"status": "not_done", "outcome_note": "Did not go"},
+            {"outcome_note": "Went"},
+            {"description": "Changed by a partner"},
+        ):
+            assert_problem(client.patch(url, json=body, headers=cmht), 403)
+        # A stale ETag does not change the answer: permission comes first.
+        stale = care.headers(care.cmht, **{"If-Match": '"action-9"'})
+        assert_problem(client.patch(url, json={"status": "done"}, headers=stale), 403)
+        read = client.get(care.url("/plan"), headers=care.headers(care.coord)).json()
+        [seen] = read["goals"][0]["actions"]
+        assert seen["status"] == "planned" and seen["outcome_note"] is None
+        assert seen["version"] == 1
+
+    def test_partner_owner_and_lead_update_a_step(self, client: TestClient, care: Care) -> None:
+        goal = add_goal(client, care, care.coord)
+        step = add_step(
+            client,
+            care,
+            care.coord,
+            goal["id"],
+            owner_kind="practitioner",
+            owner_org_id=str(care.cmht.id),
+        )
+        url = care.url(f"/plan/actions/{step['id']}")
+        owner = care.headers(care.cmht, **{"If-Match": step["etag"]})
+        response = client.patch(
+            url, json={"status": "done", "outcome_note": "Assessed"}, headers=owner
+        )
+        assert response.status_code == 200, response.text
+        lead = care.headers(care.coord, **{"If-Match": response.headers["ETag"]})
+        response = client.patch(url, json={"status": "planned", "due_date": None}, headers=lead)
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "planned"
 
     def test_transitions(self, client: TestClient, care: Care) -> None:
         goal = add_goal(client, care, care.coord)

@@ -173,3 +173,33 @@ class TestScreenings:
         assert_problem(
             client.get(care.url("/screenings/trend"), headers=care.headers(care.coord)), 422
         )
+
+    def test_trend_withheld_counts_do_not_depend_on_instrument(
+        self, client: TestClient, care: Care
+    ) -> None:
+        """The peer organisation may see no screening: the trend of every instrument must
+        give the same counts, or it tells which instruments the hidden screenings used."""
+        screen(client, care, care.cmht)
+        screen(client, care, care.cmht)
+        screen(client, care, care.cmht, instrument="GAD-7", responses=[1] * 7)
+        counts = {}
+        for instrument in ("PHQ-9", "GAD-7", "CORE-10"):
+            body = client.get(
+                care.url(f"/screenings/trend?instrument={instrument}"),
+                headers=care.headers(care.peer),
+            ).json()
+            assert body["points"] == []
+            counts[instrument] = body["withheld"]
+        assert counts["PHQ-9"] == counts["GAD-7"] == counts["CORE-10"]
+        assert counts["CORE-10"] == [
+            {"category": "mental_health", "reason": "no_protocol", "count": 3}
+        ]
+        listed = client.get(care.url("/screenings"), headers=care.headers(care.peer)).json()
+        assert listed["withheld"] == counts["PHQ-9"]
+        event = care.events("screening_trend", care.peer)[-1]
+        assert event.withheld == [{"category": "mental_health", "reason": "no_protocol"}]
+        # Someone who may see them still gets only the instrument asked for.
+        gad = client.get(
+            care.url("/screenings/trend?instrument=GAD-7"), headers=care.headers(care.coord)
+        ).json()
+        assert len(gad["points"]) == 1 and gad["withheld"] == []

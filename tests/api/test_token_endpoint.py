@@ -268,3 +268,64 @@ def test_token_endpoint_takes_form_not_json(client: TestClient, db: Session) -> 
     )
     assert response.status_code in (400, 422)
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+NUL = "probe\x00value"
+
+
+def _basic(client_id: str, secret: str) -> dict[str, str]:
+    encoded = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    return {"Authorization": f"Basic {encoded}"}
+
+
+class TestUnstorableCredentials:
+    """A NUL (or other control character) in an identifier is a malformed request, not a
+    database error: PostgreSQL text cannot hold NUL, and the driver's error quoted it."""
+
+    @pytest.mark.parametrize("username", [NUL, "\x00", "tab\tname", "line\nname"])
+    def test_password_grant_username(
+        self, client: TestClient, db: Session, caplog: pytest.LogCaptureFixture, username: str
+    ) -> None:
+        form = {"grant_type": "password", "username": username, "password": PASSWORD}
+        response = client.post(TOKEN_URL, data=form)
+        assert _assert_problem(response, 400)["error"] == "invalid_request"
+        assert not [r for r in caplog.records if r.levelname in {"ERROR", "CRITICAL"}]
+        # Nothing was locked out or changed: a real account still logs in.
+        user = _user(db)
+        good = {"grant_type": "password", "username": user.username, "password": PASSWORD}
+        assert client.post(TOKEN_URL, data=good).status_code == 200
+
+    @pytest.mark.parametrize("how", ["form", "basic"])
+    def test_client_credentials_client_id(
+        self, client: TestClient, db: Session, caplog: pytest.LogCaptureFixture, how: str
+    ) -> None:
+        form = {"grant_type": "client_credentials"}
+        if how == "form":
+            response = client.post(
+                TOKEN_URL, data={**form, "client_id": NUL, "client_secret": "some-secret"}
+            )
+        else:
+            response = client.post(TOKEN_URL, data=form, headers=_basic(NUL, "some-secret"))
+        body = _assert_problem(response, 401)
+        assert body["error"] == "invalid_client"
+        assert not [r for r in caplog.records if r.levelname in {"ERROR", "CRITICAL"}]
+        if how == "basic":
+            # RFC 6749 §5.2: a client that authenticated with Basic is told the scheme.
+            assert response.headers["www-authenticate"].startswith("Basic")
+
+    def test_nul_in_the_secret_or_password_is_just_a_wrong_credential(
+        self, client: TestClient, db: Session
+    ) -> None:
+        api_client, _ = _client(db, ["participants:read"])
+        response = client.post(
+            TOKEN_URL,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": api_client.client_id,
+                "client_secret": NUL,
+            },
+        )
+        assert _assert_problem(response, 401)["error"] == "invalid_client"
+        user = _user(db)
+        form = {"grant_type": "password", "username": user.username, "password": NUL}
+        assert _assert_problem(client.post(TOKEN_URL, data=form), 400)["error"] == "invalid_grant"

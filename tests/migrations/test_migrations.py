@@ -17,6 +17,7 @@ from sqlmodel import Session
 import app.models  # noqa: F401  (registers every table on the metadata)
 from app.core.db import get_engine, make_engine, metadata
 from app.models.audit import AccessEvent
+from app.sharing.audit import EventDraft, append_events
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN_URL = os.environ.get("THROUGHCARE_TEST_POSTGRES_URL") or (
@@ -50,18 +51,19 @@ def _event(seq: int) -> AccessEvent:
     )
 
 
-def _assert_append_only(connection: Connection, seq: int) -> None:
+def _assert_append_only(connection: Connection, seq: int, stripe: int = 0) -> None:
     """UPDATE and DELETE of an access event fail at the database; the row survives."""
+    where = {"seq": seq, "stripe": stripe}
     for statement in (
-        "UPDATE access_events SET outcome = 'denied' WHERE seq = :seq",
-        "DELETE FROM access_events WHERE seq = :seq",
+        "UPDATE access_events SET outcome = 'denied' WHERE stripe = :stripe AND seq = :seq",
+        "DELETE FROM access_events WHERE stripe = :stripe AND seq = :seq",
     ):
         savepoint = connection.begin_nested()
         with pytest.raises(DBAPIError, match="append-only"):
-            connection.execute(text(statement), {"seq": seq})
+            connection.execute(text(statement), where)
         savepoint.rollback()
     outcome = connection.execute(
-        text("SELECT outcome FROM access_events WHERE seq = :seq"), {"seq": seq}
+        text("SELECT outcome FROM access_events WHERE stripe = :stripe AND seq = :seq"), where
     ).scalar_one()
     assert outcome == "allowed"
 
@@ -128,7 +130,17 @@ def test_models_and_migrations_do_not_drift() -> None:
 
 
 def test_access_events_refuse_update_and_delete(db: Session) -> None:
-    seq = 10**12 + uuid.uuid4().int % 10**6
-    db.add(_event(seq))
-    db.flush()
-    _assert_append_only(db.connection(), seq)
+    # Appended through the chain: the insert trigger refuses a row that does not link.
+    (row,) = append_events(
+        db,
+        [
+            EventDraft(
+                **{
+                    k: v
+                    for k, v in _event(0).model_dump().items()
+                    if k in EventDraft.__dataclass_fields__
+                }
+            )
+        ],
+    )
+    _assert_append_only(db.connection(), row["seq"], row["stripe"])

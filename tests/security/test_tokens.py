@@ -191,3 +191,60 @@ def test_jwks_publishes_the_verifying_key(client: TestClient) -> None:
     keys = client.get("/.well-known/jwks.json").json()["keys"]
     assert keys == [signing_key().public_jwk]
     assert keys[0]["alg"] == "ES256" and "d" not in keys[0]
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"sub": "user:zzz"},
+        {"sub": "user:"},
+        {"sub": "client:"},
+        {"org": "not-a-uuid"},
+        {"org": 12},
+        {"role": "participant", "ptp": "not-a-uuid"},
+        {"role": "participant", "ptp": 7},
+        {"role": "participant", "ptp": None},
+        {"iat": "yesterday"},
+        {"iat": [1]},
+        {"exp": True},
+        {"scope": ["admin"]},
+    ],
+    ids=[
+        "sub-not-uuid",
+        "sub-empty-user",
+        "sub-empty-client",
+        "org-not-uuid",
+        "org-number",
+        "ptp-not-uuid",
+        "ptp-number",
+        "ptp-missing",
+        "iat-text",
+        "iat-list",
+        "exp-bool",
+        "scope-list",
+    ],
+)
+def test_malformed_signed_claims_are_401(
+    client: TestClient, world: World, override: dict[str, Any]
+) -> None:
+    """Signed with the server's own key, but not shaped as the server issues them."""
+    claims = _claims(world, **override)
+    if "sub" in override and override["sub"].startswith("client:"):
+        claims.update(typ="client", role="partner_system")
+    _assert_401(_me(client, _sign(claims)))
+
+
+def test_iat_in_the_future_beyond_the_leeway_is_401(client: TestClient, world: World) -> None:
+    leeway = get_settings().token_leeway_seconds
+    now = int(time.time())
+    _assert_401(_me(client, _sign(_claims(world, iat=now + leeway + 60))))
+    # Within the leeway a slightly fast clock elsewhere is tolerated.
+    assert _me(client, _sign(_claims(world, iat=now + leeway // 2))).status_code == 200
+
+
+@pytest.mark.parametrize("crit", [["exp"], ["b64"], ["urn:example:unknown"], [], "exp"])
+def test_any_critical_header_is_401(client: TestClient, world: World, crit: Any) -> None:
+    """RFC 7515 §4.1.11: we understand no critical extension, so none may be present."""
+    claims = _claims(world)
+    assert _me(client, _sign(claims)).status_code == 200
+    _assert_401(_me(client, _sign(claims, crit=crit)))

@@ -440,6 +440,131 @@ CASES: list[Case] = [
         lambda: policy.may_record_ending(PARTICIPANT, is_lead=True),
         "not_lead_org",
     ),
+    # plan steps (issue 8 hole 11)
+    *[
+        (name, lambda a=a, kw=kw: policy.may_update_step(a, **kw), reason)
+        for name, a, kw, reason in [
+            (
+                "lead updates any step",
+                PRACTITIONER,
+                dict(is_lead=True, is_plan_editor=True, owns_step=False, fields={"description"}),
+                None,
+            ),
+            (
+                "contributor's own step",
+                PARTNER,
+                dict(is_lead=False, is_plan_editor=True, owns_step=True, fields={"description"}),
+                None,
+            ),
+            (
+                "contributor, another's step",
+                PARTNER,
+                dict(is_lead=False, is_plan_editor=True, owns_step=False, fields={"status"}),
+                "not_step_owner",
+            ),
+            (
+                "non-editor owner, outcome",
+                PARTNER,
+                dict(
+                    is_lead=False,
+                    is_plan_editor=False,
+                    owns_step=True,
+                    fields={"status", "outcome_note"},
+                ),
+                None,
+            ),
+            (
+                "non-editor owner, description",
+                PARTNER,
+                dict(is_lead=False, is_plan_editor=False, owns_step=True, fields={"description"}),
+                "outcome_only",
+            ),
+            (
+                "participant, own step outcome",
+                PARTICIPANT,
+                dict(is_lead=False, is_plan_editor=False, owns_step=True, fields={"status"}),
+                None,
+            ),
+            (
+                "participant, own step due date",
+                PARTICIPANT,
+                dict(is_lead=False, is_plan_editor=False, owns_step=True, fields={"due_date"}),
+                "outcome_only",
+            ),
+            (
+                "participant, a practitioner's step",
+                PARTICIPANT,
+                dict(is_lead=False, is_plan_editor=False, owns_step=False, fields={"status"}),
+                "not_step_owner",
+            ),
+        ]
+    ],
+    # participant PATCH
+    *[
+        (name, lambda a=a, kw=kw: policy.may_update_participant(a, **kw), reason)
+        for name, a, kw, reason in [
+            (
+                "recorder patches",
+                PRACTITIONER,
+                dict(
+                    source_org_id=OWN,
+                    care_team=False,
+                    is_lead=False,
+                    withheld=[],
+                    names_lead_practitioner=False,
+                ),
+                None,
+            ),
+            (
+                "stranger patches",
+                PRACTITIONER,
+                dict(
+                    source_org_id=OTHER,
+                    care_team=False,
+                    is_lead=False,
+                    withheld=[],
+                    names_lead_practitioner=False,
+                ),
+                "not_recorder_or_care_team",
+            ),
+            (
+                "care team, hidden category",
+                PARTNER,
+                dict(
+                    source_org_id=OTHER,
+                    care_team=True,
+                    is_lead=False,
+                    withheld=["contact"],
+                    names_lead_practitioner=False,
+                ),
+                "category_withheld",
+            ),
+            (
+                "non-lead names practitioner",
+                PRACTITIONER,
+                dict(
+                    source_org_id=OTHER,
+                    care_team=True,
+                    is_lead=False,
+                    withheld=[],
+                    names_lead_practitioner=True,
+                ),
+                "not_lead_org",
+            ),
+            (
+                "lead names practitioner",
+                PRACTITIONER,
+                dict(
+                    source_org_id=OWN,
+                    care_team=True,
+                    is_lead=True,
+                    withheld=[],
+                    names_lead_practitioner=True,
+                ),
+                None,
+            ),
+        ]
+    ],
     # categories of a change
     ("change of visible categories", lambda: policy.may_change_categories([]), None),
     (
