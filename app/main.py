@@ -25,6 +25,7 @@ from app.routers import (
     plan,
     protocols,
     records,
+    referral_milestones,
     referrals,
     release,
     sharing,
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         records,
         timeline,
         directory,
+        referral_milestones,  # before referrals (see the module)
         referrals,
         release,
         notes,

@@ -271,3 +271,58 @@ def _endings(w: RouteWorld) -> Call:
 def _endings_stranger(w: RouteWorld) -> Call:
     _ending_due(w, w.pid, w.pid2)
     return Call("GET", ENDINGS, w.h(w.housing), 200, {})
+
+
+def _accepted(w: RouteWorld) -> dict[str, Any]:
+    ref = w.referral
+    w.make("POST", f"/api/v1/referrals/{ref['id']}/accept", {}, headers=w.h(w.housing))
+    return ref
+
+
+MILESTONE = {"kind": "first_contact_made", "occurred_on": "2026-11-25"}
+_MILESTONES = "/api/v1/referrals/{referral_id}/milestones"
+
+
+@case("POST", _MILESTONES, "allowed", "the receiving organisation")
+def _milestone(w: RouteWorld) -> Call:
+    url = f"/api/v1/referrals/{_accepted(w)['id']}/milestones"
+    return Call("POST", url, w.h(w.housing), 201, allowed(w.pid), json=MILESTONE)
+
+
+@case("POST", _MILESTONES, "refused", "the referring organisation: 403")
+def _milestone_referrer(w: RouteWorld) -> Call:
+    url = f"/api/v1/referrals/{_accepted(w)['id']}/milestones"
+    return Call("POST", url, w.h(w.coord), 403, denied(w.pid), json=MILESTONE)
+
+
+@case("POST", _MILESTONES, "refused", "not a party: 404")
+def _milestone_stranger(w: RouteWorld) -> Call:
+    url = f"/api/v1/referrals/{_accepted(w)['id']}/milestones"
+    return Call("POST", url, w.h(w.peer), 404, denied(w.pid), json=MILESTONE)
+
+
+@case("GET", _MILESTONES, "allowed", "the referring organisation")
+def _milestones(w: RouteWorld) -> Call:
+    url = f"/api/v1/referrals/{_accepted(w)['id']}/milestones"
+    return Call("GET", url, w.h(w.coord), 200, allowed(w.pid))
+
+
+@case("GET", _MILESTONES, "refused", "not a party: 404")
+def _milestones_stranger(w: RouteWorld) -> Call:
+    url = f"/api/v1/referrals/{_accepted(w)['id']}/milestones"
+    return Call("GET", url, w.h(w.peer), 404, denied(w.pid))
+
+
+_UPDATES = "/api/v1/referrals/{referral_id}/update-requests"
+
+
+@case("POST", _UPDATES, "allowed", "the referring organisation")
+def _update_request(w: RouteWorld) -> Call:
+    url = f"/api/v1/referrals/{w.referral['id']}/update-requests"
+    return Call("POST", url, w.h(w.coord), 201, allowed(w.pid), json={})
+
+
+@case("POST", _UPDATES, "refused", "the receiving organisation: 403")
+def _update_request_recipient(w: RouteWorld) -> Call:
+    url = f"/api/v1/referrals/{w.referral['id']}/update-requests"
+    return Call("POST", url, w.h(w.housing), 403, denied(w.pid), json={})

@@ -154,6 +154,16 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", f"{P}/documents"): _e("authenticated", "yes", "records:read"),
     ("POST", f"{P}/documents"): _e("authenticated", "yes", "records:write"),
     ("GET", f"{P}/documents/{{document_id}}/content"): _e("authenticated", "yes", "records:read"),
+    # continuity (issue 13): referral milestones and update requests
+    ("POST", "/api/v1/referrals/{referral_id}/milestones"): _e(
+        "authenticated", "yes", "referrals:write"
+    ),
+    ("GET", "/api/v1/referrals/{referral_id}/milestones"): _e(
+        "authenticated", "yes", "referrals:read"
+    ),
+    ("POST", "/api/v1/referrals/{referral_id}/update-requests"): _e(
+        "authenticated", "yes", "referrals:write"
+    ),
     # continuity (issue 13): endings
     ("GET", f"{P}/ending"): _e("authenticated", "yes", "participants:read"),
     ("PUT", f"{P}/ending"): _e("authenticated", "yes", "plans:write"),

@@ -15,6 +15,7 @@ from app.models import (  # noqa: F401
     participant,
     plan,
     referral,
+    referral_milestones,
     risk,
     screening,
     sharing,

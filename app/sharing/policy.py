@@ -404,3 +404,17 @@ def may_record_ending(actor: Actor, *, is_lead: bool) -> Verdict:
     if actor.is_participant or not is_lead:
         return Refusal("not_lead_org", "Only the lead organisation keeps the ending checklist.")
     return ALLOWED
+
+
+def may_record_milestone(actor: Actor, *, to_org_id: uuid.UUID) -> Verdict:
+    """Milestones (first contact, attended, ...) are the receiving organisation's to record."""
+    if actor.is_participant or actor.org_id != to_org_id:
+        return Refusal("not_receiving_org", "Only the receiving organisation records milestones.")
+    return ALLOWED
+
+
+def may_request_referral_update(actor: Actor, *, from_org_id: uuid.UUID) -> Verdict:
+    """The referring organisation may ask the recipient for an update."""
+    if actor.is_participant or actor.org_id != from_org_id:
+        return Refusal("not_referring_org", "Only the referring organisation asks for an update.")
+    return ALLOWED

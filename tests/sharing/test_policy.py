@@ -440,6 +440,32 @@ CASES: list[Case] = [
         lambda: policy.may_record_ending(PARTICIPANT, is_lead=True),
         "not_lead_org",
     ),
+    # referral milestones and update requests
+    (
+        "recipient records a milestone",
+        lambda: policy.may_record_milestone(PRACTITIONER, to_org_id=OWN),
+        None,
+    ),
+    (
+        "referrer records a milestone",
+        lambda: policy.may_record_milestone(PRACTITIONER, to_org_id=OTHER),
+        "not_receiving_org",
+    ),
+    (
+        "participant records a milestone",
+        lambda: policy.may_record_milestone(PARTICIPANT, to_org_id=OWN),
+        "not_receiving_org",
+    ),
+    (
+        "referrer asks for an update",
+        lambda: policy.may_request_referral_update(PRACTITIONER, from_org_id=OWN),
+        None,
+    ),
+    (
+        "recipient asks for an update",
+        lambda: policy.may_request_referral_update(PRACTITIONER, from_org_id=OTHER),
+        "not_referring_org",
+    ),
     # plan steps (issue 8 hole 11)
     *[
         (name, lambda a=a, kw=kw: policy.may_update_step(a, **kw), reason)
