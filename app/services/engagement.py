@@ -3,11 +3,13 @@ with (an accepted referral's recipient, or a community care-team organisation), 
 they have been: worked out from the record, through the gate, as the caller may know it.
 
 Per service, from the release date (day 0) on:
-- `engaged`: an attended appointment with the service, or a contact, meeting or phone-call
-  note written by it;
+- `engaged`: an attended appointment with the service, a contact, meeting or phone-call
+  note written by it, or a "first contact made"/"attended" milestone it recorded on a
+  referral to it;
 - otherwise `unknown` when some of that evidence is withheld from the caller (the most
   informative answer wins, as in release readiness: engaged > unknown > the rest);
-- otherwise `first_appointment_missed` when an appointment with it was not attended;
+- otherwise `first_appointment_missed` when an appointment with it was not attended (or it
+  recorded a "did not attend" milestone);
 - otherwise `not_yet_due` while a first appointment is booked ahead or it is earlier than
   the first notice day; `no_contact_yet` after that.
 The participant's state is the most urgent of their services' states.
@@ -26,6 +28,7 @@ from app.models.notes import CaseNote, NoteKind
 from app.models.organisation import Organisation, OrgKind
 from app.models.participant import CareTeamMember, Participant, Phase, Withheld
 from app.models.referral import Referral, ReferralStatus
+from app.models.referral_milestones import MilestoneKind, ReferralMilestone
 from app.sharing.categories import Category
 from app.sharing.decision import Deny
 from app.sharing.gate import SharingGate
@@ -34,6 +37,7 @@ from app.sharing.visibility import membership_in_force
 RESOURCE = "engagement"
 ACCEPTED = (ReferralStatus.accepted, ReferralStatus.in_progress, ReferralStatus.completed)
 CONTACT_NOTES = (NoteKind.contact, NoteKind.meeting, NoteKind.phone_call)
+CONTACT_MILESTONES = (MilestoneKind.first_contact_made, MilestoneKind.attended)
 # Organisations inside the prison are not "services after the gate".
 NOT_COMMUNITY = frozenset({OrgKind.prison_healthcare})
 # Most urgent first: the participant's state is the first of its services' states here.
@@ -105,6 +109,27 @@ def _org_rows(gate: SharingGate, ids: list[uuid.UUID]) -> dict[uuid.UUID, Organi
     return {o.id: o for o in rows}
 
 
+def _milestones(
+    gate: SharingGate, participant_id: uuid.UUID, org_id: uuid.UUID, release_date: date
+) -> tuple[list[ReferralMilestone], list[str]]:
+    """Milestones the service recorded on referrals to it since release (as the referral
+    record of the referrer), and the reasons for any withheld."""
+    rows = gate.session.exec(
+        select(ReferralMilestone, Referral.from_org_id)
+        .join(Referral, col(Referral.id) == ReferralMilestone.referral_id)
+        .where(
+            ReferralMilestone.participant_id == participant_id,
+            Referral.to_org_id == org_id,
+            col(ReferralMilestone.occurred_on) >= release_date,
+        )
+        .order_by(col(ReferralMilestone.occurred_on), col(ReferralMilestone.id))
+    ).all()
+    shown, hidden = gate.filter_records(
+        participant_id, list(rows), Category.referrals, lambda r: r[1], resource=RESOURCE
+    )
+    return [m for m, _ in shown], [w.reason for w in hidden]
+
+
 def _service(
     gate: SharingGate,
     participant: Participant,
@@ -155,6 +180,8 @@ def _service(
         )
         shown_notes += kept
         hidden_reasons += [w.reason for w in hidden]
+    milestones, hidden_milestones = _milestones(gate, pid, org.id, release_date)
+    hidden_reasons += hidden_milestones
     out = ServiceEngagement(
         organisation_id=org.id,
         organisation_name=org.name,
@@ -165,18 +192,21 @@ def _service(
     if booked:
         out.first_appointment_id, out.first_appointment_at = booked[0].id, booked[0].starts_at
     attended = [a for a in booked if a.attendance == Attendance.attended]
-    if attended or shown_notes:
+    contacts = [m for m in milestones if m.kind in CONTACT_MILESTONES]
+    if attended or shown_notes or contacts:
         out.state = EngagementState.engaged
         out.evidence_ids = [str(a.id) for a in attended] + [str(n.id) for n in shown_notes]
+        out.evidence_ids += [str(m.id) for m in contacts]
         return out
     if hidden_reasons:
         out.state = EngagementState.unknown
         out.note = f"Evidence withheld ({sorted(set(hidden_reasons))[0]})."
         return out
-    missed = [a for a in booked if a.attendance == Attendance.did_not_attend]
+    missed = [str(a.id) for a in booked if a.attendance == Attendance.did_not_attend]
+    missed += [str(m.id) for m in milestones if m.kind == MilestoneKind.did_not_attend]
     if missed:
         out.state = EngagementState.first_appointment_missed
-        out.evidence_ids = [str(missed[0].id)]
+        out.evidence_ids = [missed[0]]
         out.note = "An appointment since release was not attended; no contact since."
         return out
     first_day = notice_days()[0] if notice_days() else 0

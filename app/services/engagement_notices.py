@@ -60,21 +60,28 @@ def _triggers(view: Engagement) -> list[tuple[uuid.UUID, str, str]]:
     return out
 
 
+def already_raised(
+    session: Session, view: Engagement, service_org_id: uuid.UUID, trigger: str
+) -> bool:
+    """Whether the ledger already holds this notice (the common case: no insert tried)."""
+    found = session.exec(
+        select(EngagementNotice.id).where(
+            EngagementNotice.participant_id == view.participant_id,
+            EngagementNotice.service_org_id == service_org_id,
+            EngagementNotice.trigger == trigger,
+            EngagementNotice.release_date == view.release_date,
+        )
+    ).first()
+    return found is not None
+
+
 def raise_notices(session: Session, lead_org_id: uuid.UUID, view: Engagement) -> int:
     """Raise the notices `view` (the lead organisation's) calls for; how many were new."""
     if view.release_date is None:
         return 0
     raised = 0
     for service_org_id, trigger, message in _triggers(view):
-        exists = session.exec(
-            select(EngagementNotice.id).where(
-                EngagementNotice.participant_id == view.participant_id,
-                EngagementNotice.service_org_id == service_org_id,
-                EngagementNotice.trigger == trigger,
-                EngagementNotice.release_date == view.release_date,
-            )
-        ).first()
-        if exists is not None:
+        if already_raised(session, view, service_org_id, trigger):
             continue
         try:
             with session.begin_nested():

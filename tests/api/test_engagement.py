@@ -264,3 +264,79 @@ class TestCaseload:
         assert client.get(url, headers=care.headers(care.peer)).json()["items"] == []
         assert_problem(client.get(url, headers=care.me()), 403)
         assert_problem(client.get(url + "?state=lost", headers=care.headers(care.coord)), 422)
+
+
+class TestMilestoneEvidence:
+    def test_referral_milestones_count(self, client: TestClient, care: Care, db: Session) -> None:
+        """Housing accepted a referral; its "first contact made" milestone (day 4) is
+        contact, so coordination sees housing as engaged, with the milestone as evidence."""
+        from app.models.referral import Referral, ReferralStatus, Urgency
+        from app.models.referral_milestones import MilestoneKind, ReferralMilestone
+
+        ref = Referral(
+            participant_id=care.pid,
+            from_org_id=care.coord.id,
+            to_org_id=care.housing.id,
+            reason="Accommodation on release.",
+            urgency=Urgency.routine,
+            categories=["identity"],
+            status=ReferralStatus.accepted,
+            created_by="test",
+        )
+        db.add(ref)
+        db.flush()
+        released = care.participant.actual_release_date
+        assert released is not None
+        before = ReferralMilestone(
+            referral_id=ref.id,
+            participant_id=care.pid,
+            source_org_id=care.housing.id,
+            kind=MilestoneKind.first_contact_made,
+            occurred_on=released - timedelta(days=5),  # in-reach, before the gate
+            recorded_by="test",
+        )
+        db.add(before)
+        db.commit()
+        housing = by_org(view(client, care, care.coord))[str(care.housing.id)]
+        assert housing["why"] == ["referral"] and housing["state"] == "no_contact_yet"
+        dna = ReferralMilestone(
+            referral_id=ref.id,
+            participant_id=care.pid,
+            source_org_id=care.housing.id,
+            kind=MilestoneKind.did_not_attend,
+            occurred_on=released + timedelta(days=2),
+            recorded_by="test",
+        )
+        db.add(dna)
+        db.commit()
+        housing = by_org(view(client, care, care.coord))[str(care.housing.id)]
+        assert housing["state"] == "first_appointment_missed"
+        assert housing["evidence_ids"] == [str(dna.id)]
+        contact = ReferralMilestone(
+            referral_id=ref.id,
+            participant_id=care.pid,
+            source_org_id=care.housing.id,
+            kind=MilestoneKind.first_contact_made,
+            occurred_on=released + timedelta(days=4),
+            recorded_by="test",
+        )
+        db.add(contact)
+        db.commit()
+        housing = by_org(view(client, care, care.coord))[str(care.housing.id)]
+        assert housing["state"] == "engaged" and housing["evidence_ids"] == [str(contact.id)]
+
+
+def test_a_concurrent_scan_cannot_raise_a_notice_twice(
+    client: TestClient, care: Care, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two scans that both find no ledger row (a race) insert one notice: the ledger's
+    unique key refuses the second, which is skipped without failing the scan."""
+    from app.services import engagement_notices
+
+    assert scan(db)["notices"] == 3
+    db.commit()
+    monkeypatch.setattr(engagement_notices, "already_raised", lambda *a: False)
+    assert scan(db)["notices"] == 0
+    db.commit()
+    assert len(notices(care)) == 3
+    assert len(db.exec(select(EngagementNotice)).all()) == 3
