@@ -152,7 +152,7 @@ def _version_stranger(w: RouteWorld) -> Call:
     return Call("GET", url, w.h(w.housing), 404, denied(w.pid))
 
 
-@case("GET", f"{P}/access", "allowed", "lead organisation", "issue 8 hole 6: GET …/access")
+@case("GET", f"{P}/access", "allowed", "lead organisation")
 def _access(w: RouteWorld) -> Call:
     return Call("GET", w.url("/access"), w.h(w.cmht), 200, allowed(w.pid))
 
@@ -232,7 +232,6 @@ def _register_participant(w: RouteWorld) -> Call:
     "/api/v1/participants",
     "allowed",
     "an Idempotency-Key replay records what it returns",
-    "issue 8 hole 6: an Idempotency-Key replay of POST /participants records only identity",
 )
 def _register_replay(w: RouteWorld) -> Call:
     headers = w.h(w.coord, **{"Idempotency-Key": uuid.uuid4().hex})
@@ -267,7 +266,6 @@ def _participant_etag(w: RouteWorld) -> str:
     "/api/v1/participants",
     "refused",
     "an identifier of someone the caller cannot see: 409",
-    "issue 8 hole 4: an identifier match on a hidden person writes no access event",
 )
 def _register_known_identifier(w: RouteWorld) -> Call:
     w.care.participant.prison_number = "A7654ZZ"
@@ -471,7 +469,6 @@ def _review_own(w: RouteWorld) -> Call:
     "/api/v1/notices",
     "allowed",
     "the lead organisation: one event per person",
-    "issue 8 hole 6: GET /notices writes no access event",
 )
 def _notices(w: RouteWorld) -> Call:
     assert w.grants
@@ -492,7 +489,6 @@ _ACK = "/api/v1/notices/{notice_id}/acknowledge"
     _ACK,
     "allowed",
     "the addressee",
-    "route-table finding (as GET /notices): acknowledging a notice writes no access event",
 )
 def _ack(w: RouteWorld) -> Call:
     url = f"/api/v1/notices/{w.notice.id}/acknowledge"
@@ -504,7 +500,6 @@ def _ack(w: RouteWorld) -> Call:
     _ACK,
     "refused",
     "another organisation: 404",
-    "route-table finding: a notice acknowledgement refused with 404 writes no denial",
 )
 def _ack_stranger(w: RouteWorld) -> Call:
     url = f"/api/v1/notices/{w.notice.id}/acknowledge"

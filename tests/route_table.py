@@ -79,8 +79,7 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("DELETE", f"{P}/care-team/{{member_id}}"): _e("authenticated", "yes", "participants:write"),
     ("GET", f"{P}/consents"): _e("authenticated", "yes", "consents:read"),
     ("POST", f"{P}/consents"): _e("authenticated", "yes", "consents:write"),
-    # Issue 8 §3: withdrawal needs consents:write; the scope check is marked xfail until
-    # the fix lands (tests/test_route_table.py SCOPE_XFAIL).
+    # Issue 8 §3: withdrawal needs consents:write.
     ("POST", f"{P}/consents/{{consent_id}}/withdraw"): _e("authenticated", "yes", "consents:write"),
     ("GET", f"{P}/access"): _e(
         "authenticated",

@@ -22,11 +22,7 @@ from tests.route_world import RouteWorld
 
 # Entries that state the contract the issue asks for, ahead of the fix (strict: the mark
 # must go when the route changes).
-SCOPE_XFAIL = {
-    ("POST", "/api/v1/participants/{participant_id}/consents/{consent_id}/withdraw"): (
-        "issue 8 §3: withdrawing consent needs consents:write (today consents:read)"
-    ),
-}
+SCOPE_XFAIL: dict[tuple[str, str], str] = {}
 
 
 def _walk(dependant: Dependant, scopes: set[str], calls: set[Any]) -> None:

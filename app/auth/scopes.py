@@ -53,6 +53,9 @@ ROLE_SCOPES: dict[Role, frozenset[str]] = {
             Scope.records_read,
             Scope.referrals_read,
             Scope.consents_read,
+            # To withdraw their own consent; recording one stays with a practitioner
+            # (app/services/consents.py).
+            Scope.consents_write,
             Scope.audit_read,
         }
     ),

@@ -16,6 +16,7 @@ from app.models.base import (
     new_id,
     utcnow,
 )
+from app.models.participant import Withheld
 from app.sharing.categories import Category
 
 
@@ -164,25 +165,30 @@ class ReferralTransitionRead(SQLModel):
 
 
 class ReferralRead(SQLModel):
+    """A referral as the caller may see it. A closed referral seen by its recipient alone
+    (declined or withdrawn, no other basis) carries only the recipient's own record of the
+    exchange: the person's fields are absent and `withheld` says so."""
+
     id: uuid.UUID
-    participant_id: uuid.UUID
+    participant_id: uuid.UUID | None = None
     from_org_id: uuid.UUID
     to_org_id: uuid.UUID
-    service_id: uuid.UUID | None
-    reason: str
-    urgency: Urgency
-    categories: list[str]
-    requested_by_date: date | None
+    service_id: uuid.UUID | None = None
+    reason: str | None = None
+    urgency: Urgency | None = None
+    categories: list[str] | None = None
+    requested_by_date: date | None = None
     status: ReferralStatus
-    decline_reason: str | None
-    outcome: str | None
-    created_by: str
-    submitted_at: datetime | None
+    decline_reason: str | None = None
+    outcome: str | None = None
+    created_by: str | None = None
+    submitted_at: datetime | None = None
     overdue: bool = False
     version: int
     created_at: datetime
     updated_at: datetime
     transitions: list[ReferralTransitionRead] = []
+    withheld: list[Withheld] = []
 
 
 class ReferralRefusal(SQLModel):

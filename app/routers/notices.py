@@ -5,25 +5,28 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.auth.guards import AUTH_ERRORS, AnyCaller
-from app.core.db import DbSession
+from app.auth.guards import AUTH_ERRORS
 from app.core.errors import Conflict, Forbidden, NotFound, error_responses
 from app.core.pagination import Page, Paging
 from app.models.notice import NoticeRead
 from app.services import notices as service
+from app.sharing.deps import gate_with
+from app.sharing.gate import SharingGate
 
 router = APIRouter(prefix="/api/v1/notices", tags=["notices"], responses=AUTH_ERRORS)
+# Any authenticated caller (no scope): the policy keeps participant tokens out, and the
+# gate records the people each answer names.
+NoticesGate = Annotated[SharingGate, gate_with()]
 
 
 @router.get("", response_model=Page[NoticeRead], responses=error_responses(Forbidden))
 async def list_notices(
-    caller: AnyCaller,
-    session: DbSession,
+    gate: NoticesGate,
     paging: Paging,
     unacknowledged: Annotated[bool, Query(description="Only those not yet acknowledged")] = False,
 ) -> Page[NoticeRead]:
     """Notices addressed to the caller's organisation, oldest first (staff and systems)."""
-    rows, cursor = service.list_notices(session, caller, paging, unacknowledged)
+    rows, cursor = service.list_notices(gate, paging, unacknowledged)
     return Page(items=[NoticeRead.model_validate(r) for r in rows], next_cursor=cursor)
 
 
@@ -32,8 +35,6 @@ async def list_notices(
     response_model=NoticeRead,
     responses=error_responses(NotFound, Conflict, Forbidden),
 )
-async def acknowledge_notice(
-    caller: AnyCaller, session: DbSession, notice_id: uuid.UUID
-) -> NoticeRead:
+async def acknowledge_notice(gate: NoticesGate, notice_id: uuid.UUID) -> NoticeRead:
     """Acknowledge a notice addressed to the caller's organisation."""
-    return NoticeRead.model_validate(service.acknowledge_notice(session, caller, notice_id))
+    return NoticeRead.model_validate(service.acknowledge_notice(gate, notice_id))

@@ -8,6 +8,8 @@ from fastapi.responses import JSONResponse
 
 from app.auth.guards import AUTH_ERRORS
 from app.core.errors import (
+    PROBLEM_BASE,
+    PROBLEM_JSON,
     Conflict,
     Forbidden,
     NotFound,
@@ -54,6 +56,17 @@ def _json(body: dict[str, Any], status_code: int, headers: dict[str, str]) -> JS
     return _RenderedJSON(rendered, status_code=status_code, headers=headers)
 
 
+def _problem(error: Conflict, instance: str) -> dict[str, Any]:
+    # The body the error handler would render, for an answer returned rather than raised.
+    return {
+        "type": PROBLEM_BASE + error.slug,
+        "title": error.title,
+        "status": error.status,
+        "detail": error.detail,
+        "instance": instance,
+    }
+
+
 @router.get("", response_model=Page[ParticipantRead], response_model_exclude_unset=True)
 async def list_participants(
     gate: ParticipantsRead, paging: Paging, phase: Phase | None = None
@@ -81,10 +94,19 @@ async def register_participant(
     request: Request,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Register a participant; the caller's organisation becomes the lead."""
+    """Register a participant; the caller's organisation becomes the lead.
+
+    409 when an identifier is already registered, with the same answer whichever
+    identifier matched and whoever holds it (the match is recorded in their disclosure
+    log and their lead organisation is told).
+    """
 
     def create() -> tuple[int, dict[str, Any], str | None]:
-        body = ParticipantRead.model_validate(service.register_participant(gate, data))
+        try:
+            body = ParticipantRead.model_validate(service.register_participant(gate, data))
+        except service.IdentifierTaken as taken:
+            # Answered, not raised: the recorded match and the notice must be committed.
+            return taken.status, _problem(taken, request.url.path), None
         return 201, body.model_dump(mode="json"), str(body.id)
 
     outcome = run_idempotent(
@@ -95,15 +117,14 @@ async def register_participant(
         request_fingerprint(request.url.path, data.model_dump(mode="json")),
         create,
     )
+    if outcome.status_code == status.HTTP_409_CONFLICT:
+        if outcome.replayed:
+            # Told again: recorded again (the holders were told the first time).
+            holders = service.identifier_holders(gate, data.model_dump())
+            service.record_identifier_match(gate, holders, notify=False)
+        return JSONResponse(outcome.body, status_code=outcome.status_code, media_type=PROBLEM_JSON)
     if outcome.replayed and outcome.resource_id:
-        gate.disclosed(
-            uuid.UUID(outcome.resource_id),
-            "identity",
-            "idempotent_replay",
-            action="create_replay",
-            resource="participant",
-            resource_id=outcome.resource_id,
-        )
+        service.record_replay(gate, uuid.UUID(outcome.resource_id), outcome.body)
     headers = {"Location": f"/api/v1/participants/{outcome.resource_id}"}
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"

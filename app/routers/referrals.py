@@ -16,7 +16,7 @@ from app.core.errors import (
     Unprocessable,
     error_responses,
 )
-from app.core.etags import check_if_match, etag_for
+from app.core.etags import etag_for
 from app.core.pagination import Page, Paging
 from app.models.participant import Phase
 from app.models.referral import (
@@ -43,7 +43,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-@router.get("", response_model=Page[ReferralRead])
+@router.get("", response_model=Page[ReferralRead], response_model_exclude_unset=True)
 async def list_referrals(
     gate: ReferralsRead,
     paging: Paging,
@@ -110,19 +110,25 @@ async def create_referral(
     return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
 
 
-@router.get("/{referral_id}", response_model=ReferralRead, responses=error_responses(NotFound))
+@router.get(
+    "/{referral_id}",
+    response_model=ReferralRead,
+    response_model_exclude_unset=True,
+    responses=error_responses(NotFound),
+)
 async def read_referral(
     gate: ReferralsRead, referral_id: uuid.UUID, response: Response
 ) -> ReferralRead:
     """One referral with every transition (who, when), for either party."""
-    referral = service.find_referral(gate, referral_id)
+    referral, seen = service.find_referral(gate, referral_id)
     response.headers["ETag"] = etag_for("r", referral.version)
-    return ReferralRead.model_validate(service.referral_view(gate, referral))
+    return ReferralRead.model_validate(service.referral_view(gate, referral, seen=seen))
 
 
 @router.patch(
     "/{referral_id}",
     response_model=ReferralRead,
+    response_model_exclude_unset=True,
     responses=error_responses(
         NotFound, Forbidden, Conflict, PreconditionFailed, PreconditionRequired, Unprocessable
     ),
@@ -135,9 +141,8 @@ async def update_referral(
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
 ) -> ReferralRead:
     """Change a draft referral (If-Match required: 428 without it, 412 when stale)."""
-    referral = service.find_referral(gate, referral_id, action="update", for_update=True)
-    check_if_match(if_match, "r", referral.version)
-    body = service.update_draft(gate, referral, data)
+    referral, _ = service.find_referral(gate, referral_id, action="update", for_update=True)
+    body = service.update_draft(gate, referral, data, if_match)
     response.headers["ETag"] = etag_for("r", referral.version)
     return ReferralRead.model_validate(body)
 
@@ -145,6 +150,7 @@ async def update_referral(
 @router.post(
     "/{referral_id}/{action}",
     response_model=ReferralRead,
+    response_model_exclude_unset=True,
     responses=error_responses(NotFound, Forbidden, Conflict, PreconditionFailed, Unprocessable),
 )
 async def act_on_referral(
@@ -160,9 +166,7 @@ async def act_on_referral(
     If-Match is optional here (the transition table already guards the state); when sent,
     a stale ETag is refused with 412.
     """
-    referral = service.find_referral(gate, referral_id, action=str(action), for_update=True)
-    if if_match:
-        check_if_match(if_match, "r", referral.version)
-    result = service.apply_action(gate, referral, action, body or ReferralActionBody())
+    referral, _ = service.find_referral(gate, referral_id, action=str(action), for_update=True)
+    result = service.apply_action(gate, referral, action, body or ReferralActionBody(), if_match)
     response.headers["ETag"] = etag_for("r", referral.version)
     return ReferralRead.model_validate(result)

@@ -132,7 +132,7 @@ async def record_consent(
     responses=error_responses(NotFound, Forbidden, Conflict),
 )
 async def withdraw_consent(
-    gate: ConsentsRead, participant_id: uuid.UUID, consent_id: uuid.UUID, data: ConsentWithdraw
+    gate: ConsentsWrite, participant_id: uuid.UUID, consent_id: uuid.UUID, data: ConsentWithdraw
 ) -> ConsentRead:
     """Withdraw a consent; it stops applying from the very next request."""
     participant = gate.participant(participant_id, action="withdraw", resource="consent")

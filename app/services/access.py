@@ -30,6 +30,8 @@ def explain_access(
         else:
             entry["reason"] = decision.reason
         results.append(entry)
+    # Consent, protocol and grant ids and the reasons are about the person: audited.
+    gate.accessed(participant.id, action="read", resource="access_explanation")
     return {
         "participant_id": participant.id,
         "organisation_id": gate.caller.org_id,

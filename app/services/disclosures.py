@@ -10,6 +10,7 @@ from app.models.audit import AccessEvent
 from app.models.organisation import Organisation
 from app.models.participant import Participant
 from app.models.sharing import SharingProtocol
+from app.services.participants import IDENTIFIER_MATCH
 from app.sharing import policy
 from app.sharing.gate import SharingGate
 from app.sharing.visibility import is_current_lead
@@ -26,6 +27,14 @@ CATEGORY_WORDS = {
     "plan": "action plan",
     "referrals": "referrals",
     "appointments": "appointments",
+}
+
+
+# What an access without any category of the person's information was, in plain words.
+RESOURCE_WORDS = {
+    "notice": "read a notice that names you",
+    "access_explanation": "checked what it may see of your record, and why",
+    "referral": "looked at its own record of a referral about you that was closed",
 }
 
 
@@ -106,10 +115,18 @@ def disclosure_log(
             orgs.get(row.actor_org_id, "An organisation") if row.actor_org_id else "Throughcare"
         )
         when = f"{row.occurred_at.day} {row.occurred_at:%B %Y}"
-        if row.categories:
+        if row.action == IDENTIFIER_MATCH:
+            text = (
+                f"{org_name} tried to register someone with an NHS, prison or probation "
+                "number already in your record, so learned that you are known to "
+                f"Throughcare, on {when}."
+            )
+        elif row.categories:
             verb = "saw" if row.action in {"read", "list", "create_replay"} else "recorded"
             why = _why(row.basis, protocol_names)
             text = f"{org_name} {verb} your {_words(row.categories)} {why} on {when}."
+        elif row.resource in RESOURCE_WORDS:
+            text = f"{org_name} {RESOURCE_WORDS[row.resource]} on {when}."
         else:
             what = f"{row.action.replace('_', ' ')} ({row.resource.replace('_', ' ')})"
             text = f"{org_name}: {what} on {when}."

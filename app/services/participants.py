@@ -11,7 +11,8 @@ from app.core.errors import Conflict, Unprocessable
 from app.core.etags import check_etag, etag_of
 from app.core.pagination import PageParams, paginate
 from app.models.base import utcnow
-from app.models.organisation import User
+from app.models.notice import Notice
+from app.models.organisation import Organisation, User
 from app.models.participant import (
     PHASE_TRANSITIONS,
     CareRole,
@@ -26,9 +27,14 @@ from app.models.participant import (
 from app.services.filtered_pages import paginate_kept
 from app.sharing import policy
 from app.sharing.categories import Category
-from app.sharing.fields import categories_of
+from app.sharing.fields import METADATA_FIELDS, categories_of
 from app.sharing.gate import SharingGate
-from app.sharing.visibility import is_current_lead, visible_participants
+from app.sharing.visibility import (
+    find_visible_participant,
+    is_current_lead,
+    lead_org_ids,
+    visible_participants,
+)
 
 _IDENTIFIERS = ("nhs_number", "prison_number", "probation_crn")
 _SHOWN_FIELDS = [*ParticipantFields.model_fields, "phase", "lead_practitioner_id"]
@@ -85,13 +91,81 @@ def _identifier_clash(gate: SharingGate, data: dict[str, Any], exclude: uuid.UUI
         raise Conflict("An identifier in this request is already registered.")
 
 
+IDENTIFIER_TAKEN = "An identifier in this request is already registered."
+IDENTIFIER_MATCH = "identifier_match"  # the access-event action (app/services/disclosures.py)
+
+
+class IdentifierTaken(Conflict):
+    """Registration refused: an identifier is someone's already. The match is recorded
+    against that person and their lead organisation told, so the request must end with a
+    409 *answer*, not a rollback (the router renders it)."""
+
+    def __init__(self) -> None:
+        super().__init__(IDENTIFIER_TAKEN)
+
+
+def identifier_holders(gate: SharingGate, values: dict[str, Any]) -> list[uuid.UUID]:
+    """The participants already holding any identifier in `values`."""
+    clauses = [col(getattr(Participant, f)) == values[f] for f in _IDENTIFIERS if values.get(f)]
+    if not clauses:
+        return []
+    stmt = select(Participant.id).where(or_(*clauses)).order_by(col(Participant.id))
+    return list(gate.session.exec(stmt).all())
+
+
+def record_identifier_match(
+    gate: SharingGate, holders: list[uuid.UUID], *, notify: bool = True
+) -> None:
+    """Record that the caller learned each holder is known to Throughcare (a disclosure of
+    identity, in their disclosure log), and tell the lead organisation of each holder the
+    caller cannot see, so a practitioner can add the caller to the care team or refer."""
+    caller_org = gate.session.get(Organisation, gate.caller.org_id)
+    name = caller_org.name if caller_org else "Another organisation"
+    for holder in holders:
+        gate.disclosed(
+            holder,
+            Category.identity,
+            IDENTIFIER_MATCH,
+            action=IDENTIFIER_MATCH,
+            resource="participant",
+            resource_id=str(holder),
+        )
+        if not notify or find_visible_participant(gate.session, gate.caller, holder, gate.now):
+            continue
+        person = gate.session.get(Participant, holder)
+        leads = lead_org_ids(gate.session, holder, gate.now) or (
+            [person.source_org_id] if person else []
+        )
+        for org_id in leads:
+            gate.session.add(
+                Notice(
+                    organisation_id=org_id,
+                    kind=IDENTIFIER_MATCH,
+                    participant_id=holder,
+                    message=(
+                        f"{name} tried to register a person with an identifier already in "
+                        "this participant's record. If they work with this person, add them "
+                        "to the care team or refer."
+                    ),
+                    created_at=gate.now,
+                )
+            )
+    gate.session.flush()
+
+
 def register_participant(gate: SharingGate, data: ParticipantCreate) -> dict[str, Any]:
-    """Register a participant; the caller's organisation becomes the lead (and source)."""
+    """Register a participant; the caller's organisation becomes the lead (and source).
+
+    An identifier someone already holds: the match is recorded and IdentifierTaken raised,
+    with one answer whichever identifier matched and whoever holds it."""
     caller = gate.caller
     staff = policy.may_do_staff_work(gate.actor, policy.Work.register_participant)
     gate.authorize(staff, "create", "participant")
     values = data.model_dump(exclude_unset=False)
-    _identifier_clash(gate, values, None)
+    holders = identifier_holders(gate, values)
+    if holders:
+        record_identifier_match(gate, holders)
+        raise IdentifierTaken()
     participant = Participant(**values, source_org_id=caller.org_id)
     if caller.user_id is not None and caller.role in {"practitioner", "supervisor"}:
         participant.lead_practitioner_id = caller.user_id
@@ -100,7 +174,8 @@ def register_participant(gate: SharingGate, data: ParticipantCreate) -> dict[str
         with gate.session.begin_nested():
             gate.session.flush()
     except IntegrityError:
-        raise Conflict("An identifier in this request is already registered.") from None
+        # A concurrent registration took the identifier first (not yet visible above).
+        raise Conflict(IDENTIFIER_TAKEN) from None
     gate.session.add(
         CareTeamMember(
             participant_id=participant.id,
@@ -122,6 +197,21 @@ def register_participant(gate: SharingGate, data: ParticipantCreate) -> dict[str
     )
     gate.prefetch([participant.id], [participant.source_org_id])
     return participant_view(gate, participant, action="create")
+
+
+def record_replay(gate: SharingGate, participant_id: uuid.UUID, body: dict[str, Any]) -> None:
+    """An Idempotency-Key replay returns the stored body again: record every category
+    of the fields it carries, as the first answer disclosed them."""
+    shown = [name for name in body if name not in METADATA_FIELDS]
+    for category in sorted(categories_of("participant", shown) or {Category.identity}):
+        gate.disclosed(
+            participant_id,
+            category,
+            "idempotent_replay",
+            action="create_replay",
+            resource="participant",
+            resource_id=str(participant_id),
+        )
 
 
 def list_participants(

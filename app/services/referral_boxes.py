@@ -33,13 +33,15 @@ from app.services.referral_overdue import is_overdue, late_reply_clause, overdue
 from app.services.referrals import (
     RESOURCE,
     custody_visible,
+    record_sight,
+    referral_seen,
     referral_view,
-    visibility_basis,
     visible_release_date,
 )
 from app.sharing.categories import Category
 from app.sharing.decision import Allow
 from app.sharing.gate import SharingGate
+from app.sharing.visibility import ReferralSight, referral_visibility_clause
 
 _KEYS: list[Any] = [Referral.created_at, Referral.id]
 
@@ -60,18 +62,19 @@ class BoxFilter:
 
 def _statement(gate: SharingGate, flt: BoxFilter) -> Any:
     caller = gate.caller
-    stmt = select(Referral).join(Participant, col(Participant.id) == Referral.participant_id)
-    if caller.is_participant:
-        # A participant's own referrals, whichever box is asked for (rule 6).
-        stmt = stmt.where(
-            Referral.participant_id == caller.participant_id,
-            col(Referral.status) != ReferralStatus.draft,
-        )
-    elif flt.box == Box.inbox:
+    # The box is where the referral sits; whether and how much of it the caller sees is
+    # the one referral rule (app/sharing/visibility.py), in SQL here and per row after.
+    stmt = (
+        select(Referral)
+        .join(Participant, col(Participant.id) == Referral.participant_id)
+        .where(referral_visibility_clause(caller, gate.now))
+    )
+    # A participant sees their own referrals, whichever box is asked for (rule 6).
+    if not caller.is_participant and flt.box == Box.inbox:
         stmt = stmt.where(
             Referral.to_org_id == caller.org_id, col(Referral.status) != ReferralStatus.draft
         )
-    else:
+    elif not caller.is_participant:
         stmt = stmt.where(Referral.from_org_id == caller.org_id)
     if flt.status is not None:
         stmt = stmt.where(Referral.status == flt.status)
@@ -135,11 +138,12 @@ def list_box(
     people = _participants(gate, rows)
     items = []
     for referral in rows:
-        basis = visibility_basis(gate, referral)
-        assert basis is not None  # the statement selects only visible referrals
-        gate.disclosed(
-            referral.participant_id, Category.referrals, basis, action="list", resource=RESOURCE
-        )
+        seen = referral_seen(gate, referral)
+        assert seen is not None  # the statement selects only the caller's own box
+        record_sight(gate, referral, seen, action="list", record_id=False)
+        if seen.sight == ReferralSight.closed:
+            items.append(referral_view(gate, referral, seen=seen))
+            continue
         if flt.phase is not None:
             # Matching a phase filter tells the caller the person's phase: custody.
             person = people[referral.participant_id]
@@ -155,6 +159,7 @@ def list_box(
                 participant=people[referral.participant_id],
                 with_transitions=False,
                 action="list",
+                seen=seen,
             )
         )
     return items, cursor

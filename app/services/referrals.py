@@ -1,9 +1,10 @@
 """Referral lifecycle: create, read, edit drafts, and move through the one transition table.
 
-Who sees a referral: the referring organisation (its own record), the receiving
-organisation once it is submitted (it is addressed to them), and the participant with a
-participant token once it is submitted (rule 6). Everyone else: 404. Each read is
-recorded through the gate as a disclosure of the `referrals` category.
+Who sees a referral, and how much, is the one rule `referral_sight` in
+app/sharing/visibility.py (the parties, then the sharing decision for `referrals`); the
+inbox/outbox and release readiness use it too. Everyone else: 404. Each read is recorded
+through the gate: a disclosure of `referrals`, or, for the recipient's closed view of a
+declined or withdrawn referral, an access without any category of the person.
 
 The `overdue` flag is referral data except for its release-date part: the participant's
 release date is custody information, so that part is computed only when the sharing
@@ -19,6 +20,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from app.core.errors import Conflict, NotFound, Unprocessable
+from app.core.etags import check_if_match
 from app.models.directory import Service
 from app.models.notice import Notice
 from app.models.organisation import Organisation
@@ -40,48 +42,81 @@ from app.services.referral_overdue import NOT_STARTED, is_overdue
 from app.sharing import policy
 from app.sharing.categories import Category
 from app.sharing.decision import Deny
+from app.sharing.facts import caller_facts
 from app.sharing.gate import SharingGate
+from app.sharing.visibility import (
+    ReferralParties,
+    ReferralSeen,
+    ReferralSight,
+    referral_sight,
+)
 
 RESOURCE = "referral"
 _LIFECYCLE_ORDER = list(ReferralStatus)
 
 
-def visibility_basis(gate: SharingGate, referral: Referral) -> str | None:
-    """Why the caller may see this referral (own_record, addressee, self), or None."""
-    caller = gate.caller
-    submitted = referral.status != ReferralStatus.draft
-    if caller.is_participant:
-        return "self" if submitted and caller.participant_id == referral.participant_id else None
-    if caller.org_id == referral.from_org_id:
-        return "own_record"
-    if caller.org_id == referral.to_org_id and submitted:
-        return "referral_addressee"
-    return None
+def referral_seen(gate: SharingGate, referral: Referral) -> ReferralSeen | None:
+    """How much of this referral the caller sees (app/sharing/visibility.py), or None."""
+    parties = ReferralParties(
+        referral.participant_id, referral.from_org_id, referral.to_org_id, referral.status
+    )
+    facts = caller_facts(gate.caller)
+    # The rule only asks the decision when no party rule gives the full view: skip loading
+    # the participant's facts for the parties' everyday reads.
+    seen = referral_sight(facts, parties, Deny("not_asked"))
+    if (seen is not None and seen.sight == ReferralSight.full) or gate.caller.is_participant:
+        return seen
+    decision = gate.decide(referral.participant_id, Category.referrals, referral.from_org_id)
+    return referral_sight(facts, parties, decision)
+
+
+def record_sight(
+    gate: SharingGate, referral: Referral, seen: ReferralSeen, *, action: str, record_id: bool
+) -> None:
+    """The access event of one referral read: `referrals` disclosed on its basis, or for
+    the recipient's closed view an access without any category of the person."""
+    resource_id = str(referral.id) if record_id else None
+    if seen.sight == ReferralSight.closed:
+        gate.accessed(
+            referral.participant_id, action=action, resource=RESOURCE, resource_id=resource_id
+        )
+    elif seen.decision is not None:
+        # Recorded with the decision's full basis (protocol, consent or grant id).
+        gate.require(
+            referral.participant_id,
+            Category.referrals,
+            referral.from_org_id,
+            action=action,
+            resource=RESOURCE,
+            resource_id=resource_id,
+        )
+    else:
+        gate.disclosed(
+            referral.participant_id,
+            Category.referrals,
+            seen.basis,
+            action=action,
+            resource=RESOURCE,
+            resource_id=resource_id,
+        )
 
 
 def find_referral(
     gate: SharingGate, referral_id: uuid.UUID, *, action: str = "read", for_update: bool = False
-) -> Referral:
-    """The referral if the caller may see it; otherwise 404 (and a denial row)."""
+) -> tuple[Referral, ReferralSeen]:
+    """The referral and how much of it the caller sees; otherwise 404 (and a denial row)."""
     stmt = select(Referral).where(Referral.id == referral_id)
     if for_update:
         stmt = stmt.with_for_update()
     referral = gate.session.exec(stmt).first()
     if referral is None:
         raise NotFound("No such referral.")
-    basis = visibility_basis(gate, referral)
-    if basis is None:
+    seen = referral_seen(gate, referral)
+    if seen is None:
         gate.deny(referral.participant_id, action, RESOURCE, "not_visible")
         raise NotFound("No such referral.")
-    gate.disclosed(
-        referral.participant_id,
-        Category.referrals,
-        basis,
-        action=action,
-        resource=RESOURCE,
-        resource_id=str(referral.id),
-    )
-    return referral
+    record_sight(gate, referral, seen, action=action, record_id=True)
+    return referral, seen
 
 
 def custody_visible(gate: SharingGate, participant: Participant) -> bool:
@@ -121,14 +156,18 @@ def referral_view(
     participant: Participant | None = None,
     with_transitions: bool = True,
     action: str = "read",
+    seen: ReferralSeen | None = None,
 ) -> dict[str, Any]:
     """The referral as a response body (with its transitions and the overdue flag)."""
+    if seen is not None and seen.sight == ReferralSight.closed:
+        return closed_view(referral)
     if participant is None:
         participant = gate.session.get(Participant, referral.participant_id)
     assert participant is not None  # foreign key
     release_date = visible_release_date(gate, referral, participant, action=action)
     body = referral.model_dump()
     body["overdue"] = is_overdue(referral, release_date, gate.now)
+    body["withheld"] = []
     body["transitions"] = []
     if with_transitions:
         rows = gate.session.exec(
@@ -138,6 +177,29 @@ def referral_view(
         # so the target status breaks the tie.
         rows = sorted(rows, key=lambda r: (r.at, _LIFECYCLE_ORDER.index(r.to_status)))
         body["transitions"] = [r.model_dump() for r in rows]
+    return body
+
+
+CLOSED_VIEW_FIELDS = (
+    "id",
+    "from_org_id",
+    "to_org_id",
+    "service_id",
+    "status",
+    "decline_reason",
+    "requested_by_date",
+    "submitted_at",
+    "version",
+    "created_at",
+    "updated_at",
+)
+
+
+def closed_view(referral: Referral) -> dict[str, Any]:
+    """What a closed referral leaves its recipient: its own record of the exchange (id,
+    status, dates, organisations, its own decline reason), nothing of the person."""
+    body = {name: getattr(referral, name) for name in CLOSED_VIEW_FIELDS}
+    body["withheld"] = [{"category": str(Category.referrals), "reason": "referral_closed"}]
     return body
 
 
@@ -240,8 +302,10 @@ def create_referral(gate: SharingGate, data: ReferralCreate) -> dict[str, Any]:
     return referral_view(gate, referral)
 
 
-def update_draft(gate: SharingGate, referral: Referral, data: ReferralUpdate) -> dict[str, Any]:
-    """Change a draft referral (the referring organisation only)."""
+def update_draft(
+    gate: SharingGate, referral: Referral, data: ReferralUpdate, if_match: str | None
+) -> dict[str, Any]:
+    """Change a draft referral (the referring organisation only; If-Match required)."""
     gate.authorize(
         policy.may_edit_referral_draft(gate.actor, from_org_id=referral.from_org_id),
         "update",
@@ -249,6 +313,8 @@ def update_draft(gate: SharingGate, referral: Referral, data: ReferralUpdate) ->
         referral.participant_id,
         resource_id=str(referral.id),
     )
+    # After the permission: a refused caller learns nothing from 412-or-403.
+    check_if_match(if_match, "r", referral.version)
     if referral.status != ReferralStatus.draft:
         raise Conflict("Only a draft referral can be changed; use the actions instead.")
     changes = data.model_dump(exclude_unset=True)
@@ -302,7 +368,9 @@ def _join_care_team(gate: SharingGate, referral: Referral, now: datetime) -> Non
                 organisation_id=referral.to_org_id,
                 user_id=gate.caller.user_id,
                 role=CareRole.contributor,
-                source_org_id=referral.to_org_id,
+                # The referrer's record: its referral made the membership, so the referring
+                # (lead) organisation sees and can end it whatever protocols run back.
+                source_org_id=referral.from_org_id,
                 added_by=gate.caller.subject,
                 since=now,
             )
@@ -310,7 +378,11 @@ def _join_care_team(gate: SharingGate, referral: Referral, now: datetime) -> Non
 
 
 def apply_action(
-    gate: SharingGate, referral: Referral, action: ReferralAction, body: ReferralActionBody
+    gate: SharingGate,
+    referral: Referral,
+    action: ReferralAction,
+    body: ReferralActionBody,
+    if_match: str | None = None,
 ) -> dict[str, Any]:
     """Move a referral by one action: 403 for the wrong party, 409 if the table forbids it
     (the party is checked first: the status is not the other side's to probe)."""
@@ -324,6 +396,8 @@ def apply_action(
     gate.authorize(
         may_act, str(action), RESOURCE, referral.participant_id, resource_id=str(referral.id)
     )
+    if if_match:  # optional here: the transition table already guards the state
+        check_if_match(if_match, "r", referral.version)
     current, target = referral.status, ACTION_TARGETS[action]
     if target not in REFERRAL_TRANSITIONS[current]:
         raise Conflict(f"A referral that is {current} cannot take the action '{action}'.")
@@ -359,4 +433,6 @@ def apply_action(
         resource=RESOURCE,
         resource_id=str(referral.id),
     )
-    return referral_view(gate, referral)
+    # Answer with what the caller sees of the referral now (a decline closes it for the
+    # recipient).
+    return referral_view(gate, referral, seen=referral_seen(gate, referral))

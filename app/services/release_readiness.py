@@ -6,8 +6,10 @@ care record (shared action plan and appointments; the rules are in
 app/services/care_record_evidence.py). When an item has several routes to being met, the
 most informative answer wins: met > unknown > not_met.
 
-Referrals count as evidence once accepted (accepted, in progress or completed). They are
-read through the gate as `referrals` records of their referring organisation.
+Referrals count as evidence once accepted (accepted, in progress or completed). The
+caller sees them by the one referral rule (`referral_sight`, app/sharing/visibility.py),
+the same as `GET /referrals/{id}` and the boxes: exactly the referrals it may read in full
+are evidence, each read recorded through the gate.
 """
 
 import uuid
@@ -26,10 +28,11 @@ from app.models.sharing import Consent
 from app.services import care_record_evidence as care
 from app.services.care_record_evidence import Evidence
 from app.services.filtered_pages import paginate_kept
+from app.services.referrals import record_sight, referral_seen
 from app.sharing.categories import Category
 from app.sharing.decision import Deny
 from app.sharing.gate import SharingGate
-from app.sharing.visibility import visible_participants
+from app.sharing.visibility import ReferralSight, visible_participants
 
 RESOURCE = "release_readiness"
 ACCEPTED = frozenset(
@@ -55,6 +58,8 @@ class _Ref:
 
 
 def _referrals(gate: SharingGate, participant_id: uuid.UUID) -> tuple[list[_Ref], str | None]:
+    """The participant's referrals the caller sees in full (the one referral rule, as for
+    `GET /referrals/{id}`), and the reason for those it may not see, if any."""
     rows = gate.session.exec(
         select(Referral, Organisation.kind, Service.categories)
         .join(Organisation, col(Organisation.id) == Referral.to_org_id)
@@ -62,13 +67,22 @@ def _referrals(gate: SharingGate, participant_id: uuid.UUID) -> tuple[list[_Ref]
         .where(Referral.participant_id == participant_id)
         .order_by(col(Referral.created_at), col(Referral.id))
     ).all()
-    refs = [_Ref(r, str(kind), list(cats or [])) for r, kind, cats in rows]
-    shown, withheld = gate.filter_records(
-        participant_id,
-        refs,
-        Category.referrals,
-        lambda ref: ref.row.from_org_id,
-        resource=RESOURCE,
+    shown: list[_Ref] = []
+    unseen: list[Referral] = []
+    for row, kind, cats in rows:
+        mine = not gate.caller.is_participant and row.from_org_id == gate.caller.org_id
+        if row.status == ReferralStatus.draft and not mine:
+            continue  # an unsent draft exists for its referrer alone
+        seen = referral_seen(gate, row)
+        if seen is None:
+            unseen.append(row)
+        elif seen.sight == ReferralSight.full:
+            record_sight(gate, row, seen, action="read", record_id=False)
+            shown.append(_Ref(row, str(kind), list(cats or [])))
+        # A closed view (declined or withdrawn, seen by its recipient) is never evidence.
+    # Not seen means the decision refused `referrals` of the referrer: counted as withheld.
+    _, withheld = gate.filter_records(
+        participant_id, unseen, Category.referrals, lambda r: r.from_org_id, resource=RESOURCE
     )
     return shown, (withheld[0].reason if withheld else None)
 

@@ -1,7 +1,9 @@
 """Visibility in SQL: which participants exist for a caller. Lists and detail reads use it."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from types import SimpleNamespace
 from typing import Any
 
@@ -12,7 +14,8 @@ from sqlmodel import col, select
 from app.auth.caller import Caller
 from app.models.organisation import Organisation
 from app.models.participant import CareRole, CareTeamMember, Participant
-from app.models.referral import OPEN_FOR_RECIPIENT, Referral
+from app.models.referral import OPEN_FOR_RECIPIENT, Referral, ReferralStatus
+from app.sharing.decision import Allow, CallerFacts, Decision
 from app.sharing.fastsql import Prepared
 
 
@@ -169,3 +172,99 @@ def find_visible_snapshot(
         return None
     *values, kind = rows[0]
     return SimpleNamespace(**dict(zip(PARTICIPANT_COLUMNS, values, strict=True))), str(kind)
+
+
+# -- Who sees a referral: the one rule, as a pure predicate and its SQL form ---------------
+#
+# A referral is `referrals` information about its participant, recorded by the referring
+# organisation. Its parties see it as parties: the referrer always (its own record, rule 1),
+# the recipient once it is submitted (it is addressed to them), the participant once it is
+# submitted (rule 6). Anyone else sees it only as the sharing decision allows `referrals`
+# of the referrer (rules 2-4: a legitimate relationship, a protocol, consent; or rule 5).
+# Once declined or withdrawn the recipient never took the person on: unless the decision
+# allows it the referral otherwise, it keeps only its own record of the exchange (id,
+# status, dates, organisations, its own decline reason) and nothing of the person.
+# Drafts are the referrer's work in progress and exist for nobody else.
+
+# Closed without the recipient taking the person on (a completed referral was delivered:
+# the recipient's record of that work stays its own).
+CLOSED_FOR_RECIPIENT = frozenset({ReferralStatus.declined, ReferralStatus.withdrawn})
+
+
+class ReferralSight(StrEnum):
+    full = "full"
+    closed = "closed"  # the recipient's own record of a closed referral: nothing of the person
+
+
+@dataclass(frozen=True)
+class ReferralParties:
+    """The facts of one referral the visibility rule needs."""
+
+    participant_id: uuid.UUID
+    from_org_id: uuid.UUID
+    to_org_id: uuid.UUID
+    status: ReferralStatus
+
+
+@dataclass(frozen=True)
+class ReferralSeen:
+    """How much of a referral the caller sees, and why (`decision` when rules 2-5 gave it)."""
+
+    sight: ReferralSight
+    basis: str
+    decision: Allow | None = None
+
+
+def referral_sight(
+    caller: CallerFacts, referral: ReferralParties, decision: Decision
+) -> ReferralSeen | None:
+    """Whether and how much the caller sees of a referral (None: it does not exist for them).
+
+    `decision` is the sharing decision for `referrals` of the referral's participant with the
+    referring organisation as source (what `SharingGate.decide` answers)."""
+    submitted = referral.status != ReferralStatus.draft
+    if caller.is_participant:
+        mine = caller.participant_id == referral.participant_id
+        return ReferralSeen(ReferralSight.full, "self") if mine and submitted else None
+    if caller.org_id == referral.from_org_id:
+        return ReferralSeen(ReferralSight.full, "own_record")
+    if not submitted:
+        return None
+    addressee = caller.org_id == referral.to_org_id
+    if addressee and referral.status not in CLOSED_FOR_RECIPIENT:
+        return ReferralSeen(ReferralSight.full, "referral_addressee")
+    if isinstance(decision, Allow):
+        return ReferralSeen(ReferralSight.full, decision.basis, decision)
+    if addressee:
+        return ReferralSeen(ReferralSight.closed, "referral_addressee")
+    return None
+
+
+def referral_visibility_clause(caller: Caller, now: datetime) -> ColumnElement[bool]:
+    """SQL form of `referral_sight`: the referrals that may exist for the caller.
+
+    Exact for the parties; for anyone else a superset (a relationship with the participant,
+    rule 2), narrowed per row by the decision. Needs `Participant` joined on the referral.
+    """
+    if caller.is_participant:
+        if caller.participant_id is None:
+            return false()
+        return and_(
+            col(Referral.participant_id) == caller.participant_id,
+            col(Referral.status) != ReferralStatus.draft,
+        )
+    return or_(
+        col(Referral.from_org_id) == caller.org_id,
+        and_(
+            col(Referral.status) != ReferralStatus.draft,
+            or_(
+                col(Referral.to_org_id) == caller.org_id,
+                related_to(
+                    col(Referral.participant_id),
+                    col(Participant.source_org_id),
+                    caller.org_id,
+                    now,
+                ),
+            ),
+        ),
+    )

@@ -90,7 +90,13 @@ def test_consent_then_withdrawal_takes_effect_on_next_request(w: World2) -> None
 def test_participant_can_withdraw_own_consent_but_not_record_one(w: World2) -> None:
     given = w.give_consent()
     me = w.world.headers(w.coord, Role.participant, participant_id=uuid.UUID(w.pid))
-    assert w.client.post(w.url("/consents"), json={}, headers=me).status_code == 403
+    body = {
+        "categories": ["contact"],
+        "recipient_org_ids": [str(w.cmht.id)],
+        "purposes": ["direct_care"],
+        "method": "verbal",
+    }
+    assert w.client.post(w.url("/consents"), json=body, headers=me).status_code == 403
     response = w.client.post(
         w.url(f"/consents/{given['id']}/withdraw"), json={"reason": "I no longer agree"}, headers=me
     )
@@ -308,3 +314,19 @@ def test_consent_notes_stay_with_their_recorder_and_the_person(w: World2) -> Non
     me = w.world.headers(w.coord, Role.participant, participant_id=uuid.UUID(w.pid))
     mine = w.client.get(w.url("/consents"), headers=me).json()
     assert mine[0]["notes"] == "Talked it through at length; synthetic note."
+
+
+def test_withdrawal_needs_consents_write(w: World2) -> None:
+    given = w.give_consent()
+    reader = w.world.headers(w.coord, scope="participants:read consents:read")
+    res = w.client.post(
+        w.url(f"/consents/{given['id']}/withdraw"), json={"reason": "Asked to"}, headers=reader
+    )
+    assert res.status_code == 403
+    history = w.client.get(w.url("/consents"), headers=w.lead_headers).json()
+    assert [c["status"] for c in history] == ["active"]
+    # The contract partner systems generate clients from says so too.
+    from app.main import app
+
+    path = "/api/v1/participants/{participant_id}/consents/{consent_id}/withdraw"
+    assert app.openapi()["paths"][path]["post"]["security"] == [{"oauth2": ["consents:write"]}]

@@ -106,7 +106,8 @@ class TestLifecycle:
             )
         ).one()
         assert member.role == "contributor"
-        assert member.source_org_id == rw.housing.id
+        # The referrer's record: it made the membership by referring (issue 8, section 3).
+        assert member.source_org_id == rw.coord.id
         assert rw.act(rid, "start", rw.recipient()).json()["status"] == "in_progress"
         assert rw.act(rid, "complete", rw.recipient()).status_code == 422  # outcome needed
         done = rw.act(rid, "complete", rw.recipient(), outcome="Tenancy signed at Elm House")
@@ -345,3 +346,44 @@ class TestSubmitNeedsACurrentRelationship:
         assert res.status_code == 404
         row = rw.db.get(Referral, uuid.UUID(draft.json()["id"]))
         assert row is not None and row.status == "draft"
+
+
+class TestMembershipFromAcceptedReferral:
+    """Issue 8 section 3: the care-team membership an accepted referral creates is the
+    referring lead organisation's to see and end, whatever protocols run back to it."""
+
+    def test_referring_lead_sees_and_ends_it(self, rw: ReferralWorld) -> None:
+        # No protocol shares anything from housing back to the coordinator.
+        rid = rw.create(submit=True)["id"]
+        assert rw.act(rid, "accept", rw.recipient()).status_code == 200
+        url = f"/api/v1/participants/{rw.participant.id}/care-team"
+        team = rw.client.get(url, headers=rw.referrer())
+        assert team.status_code == 200, team.text
+        housing = [m for m in team.json() if m["organisation_id"] == str(rw.housing.id)]
+        assert len(housing) == 1 and housing[0]["active"], team.json()
+        ended = rw.client.delete(f"{url}/{housing[0]['id']}", headers=rw.referrer())
+        assert ended.status_code == 200, ended.text
+        assert ended.json()["active"] is False
+
+
+class TestPermissionBeforePrecondition:
+    """A party that may not act gets 403 whatever If-Match it sends: 412-or-403 would
+    tell it whether the referral changed."""
+
+    def test_recipient_patch_is_403_with_stale_or_fresh_etag(self, rw: ReferralWorld) -> None:
+        made = rw.create(submit=True)
+        url = f"{URL}/{made['id']}"
+        for tag in ('"r-999"', f'"r-{made["version"]}"'):
+            res = rw.client.patch(
+                url, json={"reason": "changed"}, headers={**rw.recipient(), "If-Match": tag}
+            )
+            assert res.status_code == 403, (tag, res.text)
+
+    def test_wrong_party_action_is_403_with_a_stale_etag(self, rw: ReferralWorld) -> None:
+        made = rw.create(submit=True)
+        res = rw.client.post(
+            f"{URL}/{made['id']}/withdraw",
+            json=None,
+            headers={**rw.recipient(), "If-Match": '"r-999"'},
+        )
+        assert res.status_code == 403, res.text

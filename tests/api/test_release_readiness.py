@@ -144,13 +144,18 @@ class TestReleaseReadiness:
         res = client.get(_url(example["sam"].id), headers=world.headers(example["cmht"]))
         body = res.json()
         items = _items(body)
-        # The coordinator's referrals, contact details and custody dates are withheld.
+        # The coordinator's referrals to others, contact details and custody dates are
+        # withheld.
         assert items["accommodation"] == ("unknown", [])
         assert items["gp_registration"] == ("unknown", [])
         assert items["benefits_claim"] == ("unknown", [])
         assert items["contact_confirmed"] == ("unknown", [])
-        # ... but its own onward referral is its own record.
-        assert items["community_treatment"] == ("met", [example["ids"]["cmht_own"]])
+        # ... but the referral addressed to it is one it reads (GET /referrals/{id}
+        # answers it too), and its own onward referral is its own record.
+        assert items["community_treatment"] == (
+            "met",
+            [example["ids"]["cmht"], example["ids"]["cmht_own"]],
+        )
         # No plan records to withhold; the gate meeting needs the withheld release date,
         # and so does the appointment route of the reporting instructions.
         assert items["medication_on_release"] == ("not_met", [])
