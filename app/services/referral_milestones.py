@@ -18,6 +18,7 @@ from app.services.referrals import find_referral
 from app.sharing import policy
 from app.sharing.categories import Category
 from app.sharing.gate import SharingGate
+from app.sharing.visibility import ReferralSight
 
 RESOURCE = "referral"
 LIVE = frozenset({ReferralStatus.accepted, ReferralStatus.in_progress})
@@ -33,7 +34,7 @@ def record_milestone(
     gate: SharingGate, referral_id: uuid.UUID, data: MilestoneCreate
 ) -> ReferralMilestone:
     """Record a milestone of an accepted referral (recipient); the referrer gets a notice."""
-    referral = find_referral(gate, referral_id, action="milestone", for_update=True)
+    referral, _ = find_referral(gate, referral_id, action="milestone", for_update=True)
     may = policy.may_record_milestone(gate.actor, to_org_id=referral.to_org_id)
     gate.authorize(
         may, "milestone", RESOURCE, referral.participant_id, resource_id=str(referral.id)
@@ -73,12 +74,14 @@ def record_milestone(
 
 def list_milestones(gate: SharingGate, referral_id: uuid.UUID) -> list[ReferralMilestone]:
     """A referral's milestones, oldest first (both parties; the participant too)."""
-    referral = find_referral(gate, referral_id)
+    referral, seen = find_referral(gate, referral_id)
+    stmt = select(ReferralMilestone).where(ReferralMilestone.referral_id == referral.id)
+    if seen.sight != ReferralSight.full:
+        # A closed referral's recipient keeps no view of the person: its own records only.
+        stmt = stmt.where(ReferralMilestone.source_org_id == gate.caller.org_id)
     return list(
         gate.session.exec(
-            select(ReferralMilestone)
-            .where(ReferralMilestone.referral_id == referral.id)
-            .order_by(col(ReferralMilestone.recorded_at), col(ReferralMilestone.id))
+            stmt.order_by(col(ReferralMilestone.recorded_at), col(ReferralMilestone.id))
         ).all()
     )
 
@@ -87,7 +90,7 @@ def request_update(
     gate: SharingGate, referral_id: uuid.UUID, data: UpdateRequestCreate
 ) -> tuple[Referral, Notice]:
     """The referrer asks the recipient for an update: a notice to the recipient."""
-    referral = find_referral(gate, referral_id, action="request_update")
+    referral, _ = find_referral(gate, referral_id, action="request_update")
     may = policy.may_request_referral_update(gate.actor, from_org_id=referral.from_org_id)
     gate.authorize(
         may, "request_update", RESOURCE, referral.participant_id, resource_id=str(referral.id)
