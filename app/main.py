@@ -7,7 +7,11 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.core.errors import document_problems, install_error_handlers
-from app.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.core.middleware import (
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    UnhandledErrorMiddleware,
+)
 from app.core.settings import Settings, get_settings
 from app.routers import (
     admin,
@@ -111,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ],
             expose_headers=["ETag", "X-Request-ID", "Location"],
         )
+    app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,

@@ -1,7 +1,7 @@
 """case notes
 
 Revision ID: f2f45713649f
-Revises: 5a7e3c1d9b20
+Revises: c4e1a7d2b9f3
 Create Date: 2026-12-02 13:29:39.459467
 """
 
@@ -15,7 +15,7 @@ import app.models.base
 
 
 revision: str = 'f2f45713649f'
-down_revision: str | None = '5a7e3c1d9b20'
+down_revision: str | None = 'c4e1a7d2b9f3'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
