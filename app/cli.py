@@ -22,6 +22,10 @@ retention_cli = typer.Typer(
     help="Retention periods: drafts and ended records.", no_args_is_help=True
 )
 cli.add_typer(retention_cli, name="retention")
+engagement_cli = typer.Typer(help="Engagement after release.", no_args_is_help=True)
+cli.add_typer(engagement_cli, name="engagement")
+documents_cli = typer.Typer(help="Documents attached to case notes.", no_args_is_help=True)
+cli.add_typer(documents_cli, name="documents")
 db_cli = typer.Typer(help="Database roles and privileges.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 
@@ -429,6 +433,38 @@ def db_grant(
         f"role {report.role}: read/write on {report.tables} tables in {report.schema}, "
         f"insert-only on {', '.join(report.append_only)}, "
         f"read-only on {', '.join(report.read_only)}",
+    )
+
+
+@engagement_cli.command("scan")
+def engagement_scan(as_json: JsonOpt = False) -> None:
+    """Raise the engagement notices due (missed first appointments, no contact by day N)."""
+    from app.services.engagement_notices import scan
+
+    with _session() as session:
+        counts = scan(session)
+        session.commit()
+    _emit(
+        as_json,
+        counts,
+        f"{counts['participants']} released participant(s) checked, "
+        f"{counts['notices']} new notice(s)",
+    )
+
+
+@documents_cli.command("rescan")
+def documents_rescan(as_json: JsonOpt = False) -> None:
+    """Scan the documents held as pending (run when the ClamAV daemon is back)."""
+    from app.services.documents import rescan_pending
+
+    with _session() as session:
+        counts = rescan_pending(session)
+        session.commit()
+    _emit(
+        as_json,
+        counts,
+        f"{counts['clean']} clean, {counts['infected']} infected, "
+        f"{counts['pending']} still pending",
     )
 
 

@@ -281,6 +281,7 @@ def _seed_optional(
     for module_name, function in (
         ("app.demo_care", "seed_care_record"),
         ("app.demo_referrals", "seed_referrals"),
+        ("app.demo_continuity", "seed_continuity"),
     ):
         try:
             module = importlib.import_module(module_name)

@@ -20,16 +20,21 @@ from app.routers import (
     break_glass,
     consent_notices,
     directory,
+    documents,
+    endings,
+    engagement,
     events,
     fhir,
     governance,
     health,
     movements,
+    notes,
     notices,
     participants,
     plan,
     protocols,
     records,
+    referral_milestones,
     referrals,
     release,
     sharing,
@@ -91,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         records,
         timeline,
         directory,
+        referral_milestones,  # before referrals (see the module)
         referrals,
         release,
         governance,
@@ -100,6 +106,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         consent_notices,
         movements,
         fhir,
+        notes,
+        engagement,
+        documents,
+        endings,
     ):
         app.include_router(module.router)
     app.include_router(appointments.worklists)
@@ -120,7 +130,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["ETag", "X-Request-ID", "Location"],
         )
     app.add_middleware(UnhandledErrorMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        # Document uploads have their own (larger) limit, enforced as they stream in.
+        upload_path=documents.UPLOAD_PATH,
+        upload_max_bytes=settings.document_max_bytes,
+    )
     app.add_middleware(RequestContextMiddleware)
     return app
 

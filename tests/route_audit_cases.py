@@ -1045,4 +1045,7 @@ def _fhir_stranger(w: RouteWorld) -> Call:
 
 
 # Registers the governance routes' cases (issue 14).
-import tests.route_audit_cases_governance  # noqa: E402, F401
+import tests.route_audit_cases_governance  # noqa: E402
+
+# Cases of the continuity routes (issue 13) register themselves on import.
+import tests.route_audit_continuity  # noqa: E402, F401

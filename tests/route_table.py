@@ -179,6 +179,33 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/api/v1/events"): _e(
         "authenticated", "yes", "events:read", note="participant ids and record ids"
     ),
+    # continuity (issue 13): case notes
+    ("GET", f"{P}/notes"): _e("authenticated", "yes", "records:read"),
+    ("POST", f"{P}/notes"): _e("authenticated", "yes", "records:write"),
+    ("GET", f"{P}/notes/{{note_id}}"): _e("authenticated", "yes", "records:read"),
+    ("PATCH", f"{P}/notes/{{note_id}}"): _e("authenticated", "yes", "records:write"),
+    ("GET", f"{P}/notes/{{note_id}}/versions"): _e("authenticated", "yes", "records:read"),
+    # continuity (issue 13): documents on case notes
+    ("GET", f"{P}/documents"): _e("authenticated", "yes", "records:read"),
+    ("POST", f"{P}/documents"): _e("authenticated", "yes", "records:write"),
+    ("GET", f"{P}/documents/{{document_id}}/content"): _e("authenticated", "yes", "records:read"),
+    # continuity (issue 13): referral milestones and update requests
+    ("POST", "/api/v1/referrals/{referral_id}/milestones"): _e(
+        "authenticated", "yes", "referrals:write"
+    ),
+    ("GET", "/api/v1/referrals/{referral_id}/milestones"): _e(
+        "authenticated", "yes", "referrals:read"
+    ),
+    ("POST", "/api/v1/referrals/{referral_id}/update-requests"): _e(
+        "authenticated", "yes", "referrals:write"
+    ),
+    # continuity (issue 13): endings
+    ("GET", f"{P}/ending"): _e("authenticated", "yes", "participants:read"),
+    ("PUT", f"{P}/ending"): _e("authenticated", "yes", "plans:write"),
+    ("GET", "/api/v1/caseload/endings"): _e("authenticated", "yes", "participants:read"),
+    # continuity (issue 13): engagement after release
+    ("GET", f"{P}/engagement"): _e("authenticated", "yes", "participants:read"),
+    ("GET", "/api/v1/caseload/engagement"): _e("authenticated", "yes", "participants:read"),
 }
 
 # Routes that are not API operations (FastAPI's own documentation pages), exposed only

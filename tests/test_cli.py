@@ -228,3 +228,17 @@ def test_console_script_migrates_a_fresh_database(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"migrated": True}
     assert (tmp_path / "fresh.db").stat().st_size > 0
+
+
+def test_engagement_scan_runs_on_an_empty_database(env: Path) -> None:
+    """The scan command works against a migrated database (and is safe to repeat)."""
+    assert _json(_run("engagement", "scan", "--json")) == {"participants": 0, "notices": 0}
+    assert _json(_run("engagement", "scan", "--json")) == {"participants": 0, "notices": 0}
+
+
+def test_documents_rescan_runs_on_an_empty_database(env: Path) -> None:
+    assert _json(_run("documents", "rescan", "--json")) == {
+        "clean": 0,
+        "infected": 0,
+        "pending": 0,
+    }

@@ -116,22 +116,39 @@ class UnhandledErrorMiddleware:
 class BodySizeLimitMiddleware:
     """Answers 413 when a request body exceeds the limit, with or without Content-Length."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        *,
+        upload_path: str | None = None,
+        upload_max_bytes: int = 0,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # POSTs to `upload_path` (a regular expression of the whole path) may be larger.
+        self.upload_path = re.compile(upload_path) if upload_path else None
+        self.upload_max_bytes = upload_max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
+        if (
+            self.upload_path is not None
+            and scope.get("method") == "POST"
+            and self.upload_path.fullmatch(scope.get("path", ""))
+        ):
+            limit = max(limit, self.upload_max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None:
             try:
-                too_big = int(declared) > self.max_bytes
+                too_big = int(declared) > limit
             except ValueError:
                 too_big = False
             if too_big:
-                await _reject(scope, send, self.max_bytes)
+                await _reject(scope, send, limit)
                 return
         received = 0
         response_started = False
@@ -141,8 +158,8 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge(self.max_bytes)
+                if received > limit:
+                    raise _BodyTooLarge(limit)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -155,7 +172,7 @@ class BodySizeLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except _BodyTooLarge:
             if not response_started:
-                await _reject(scope, send, self.max_bytes)
+                await _reject(scope, send, limit)
 
 
 class _BodyTooLarge(HTTPException):

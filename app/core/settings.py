@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +46,17 @@ class Settings(BaseSettings):
     referral_response_hours_routine: int = Field(default=240, ge=1)
     referral_response_hours_soon: int = Field(default=72, ge=1)
     referral_response_hours_urgent: int = Field(default=24, ge=1)
+    # Days after release on which "no contact yet" raises a notice to the lead organisation.
+    engagement_notice_days: list[Annotated[int, Field(ge=0, le=366)]] = Field(
+        default=[7, 28], min_length=1, max_length=10
+    )
+    # A plan review this many days before the intervention end counts as reviewing for it.
+    ending_review_window_days: int = Field(default=28, ge=1, le=366)
+    # Documents (attachments): the largest accepted upload, and an optional ClamAV daemon
+    # ("host:port"); with one configured, files are held as pending until scanned clean.
+    document_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+    clamav_address: str | None = None
+    clamav_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     log_level: str = "INFO"
     # Webhooks (app/services/delivery.py, app/services/webhook_http.py).
     webhook_allow_http: bool = False  # https only unless set (tests deliver to loopback)

@@ -479,3 +479,50 @@ def may_record_movement(actor: Actor, *, org_kind: str) -> Verdict:
             "not_prison_or_probation", "Only prison and probation systems send movements."
         )
     return ALLOWED
+
+
+# -- continuity (case notes, documents, engagement) -----------------------------------
+
+
+def may_write_case_note(actor: Actor) -> Verdict:
+    """Case notes are written by staff of an organisation in the person's care."""
+    if actor.is_participant:
+        return Refusal("participant_token", "Case notes are written by practitioners.")
+    return ALLOWED
+
+
+def may_amend_case_note(actor: Actor, *, source_org_id: uuid.UUID) -> Verdict:
+    """Only the author's organisation amends a note (its record, its responsibility)."""
+    if actor.is_participant or actor.org_id != source_org_id:
+        return Refusal("not_author_org", "Only the organisation that wrote a note amends it.")
+    return ALLOWED
+
+
+def may_attach_document(actor: Actor, *, note_source_org_id: uuid.UUID) -> Verdict:
+    """Files are attached to a note by the organisation that wrote it."""
+    if actor.is_participant or actor.org_id != note_source_org_id:
+        return Refusal(
+            "not_author_org", "Only the organisation that wrote a note attaches files to it."
+        )
+    return ALLOWED
+
+
+def may_record_ending(actor: Actor, *, is_lead: bool) -> Verdict:
+    """The ending checklist is kept by the lead organisation's staff."""
+    if actor.is_participant or not is_lead:
+        return Refusal("not_lead_org", "Only the lead organisation keeps the ending checklist.")
+    return ALLOWED
+
+
+def may_record_milestone(actor: Actor, *, to_org_id: uuid.UUID) -> Verdict:
+    """Milestones (first contact, attended, ...) are the receiving organisation's to record."""
+    if actor.is_participant or actor.org_id != to_org_id:
+        return Refusal("not_receiving_org", "Only the receiving organisation records milestones.")
+    return ALLOWED
+
+
+def may_request_referral_update(actor: Actor, *, from_org_id: uuid.UUID) -> Verdict:
+    """The referring organisation may ask the recipient for an update."""
+    if actor.is_participant or actor.org_id != from_org_id:
+        return Refusal("not_referring_org", "Only the referring organisation asks for an update.")
+    return ALLOWED

@@ -508,6 +508,82 @@ CASES: list[Case] = [
         lambda: policy.may_edit_service(SYSTEM_ADMIN, provider_org_id=OTHER),
         None,
     ),
+    # case notes
+    ("practitioner writes a note", lambda: policy.may_write_case_note(PRACTITIONER), None),
+    ("partner writes a note", lambda: policy.may_write_case_note(PARTNER), None),
+    (
+        "participant writes a note",
+        lambda: policy.may_write_case_note(PARTICIPANT),
+        "participant_token",
+    ),
+    (
+        "author org amends",
+        lambda: policy.may_amend_case_note(PRACTITIONER, source_org_id=OWN),
+        None,
+    ),
+    (
+        "other org amends",
+        lambda: policy.may_amend_case_note(PRACTITIONER, source_org_id=OTHER),
+        "not_author_org",
+    ),
+    (
+        "participant amends",
+        lambda: policy.may_amend_case_note(PARTICIPANT, source_org_id=OWN),
+        "not_author_org",
+    ),
+    # documents and endings
+    (
+        "note's org attaches",
+        lambda: policy.may_attach_document(PRACTITIONER, note_source_org_id=OWN),
+        None,
+    ),
+    (
+        "other org attaches",
+        lambda: policy.may_attach_document(PRACTITIONER, note_source_org_id=OTHER),
+        "not_author_org",
+    ),
+    (
+        "participant attaches",
+        lambda: policy.may_attach_document(PARTICIPANT, note_source_org_id=OWN),
+        "not_author_org",
+    ),
+    ("lead keeps ending", lambda: policy.may_record_ending(PRACTITIONER, is_lead=True), None),
+    (
+        "contributor keeps ending",
+        lambda: policy.may_record_ending(PRACTITIONER, is_lead=False),
+        "not_lead_org",
+    ),
+    (
+        "participant keeps ending",
+        lambda: policy.may_record_ending(PARTICIPANT, is_lead=True),
+        "not_lead_org",
+    ),
+    # referral milestones and update requests
+    (
+        "recipient records a milestone",
+        lambda: policy.may_record_milestone(PRACTITIONER, to_org_id=OWN),
+        None,
+    ),
+    (
+        "referrer records a milestone",
+        lambda: policy.may_record_milestone(PRACTITIONER, to_org_id=OTHER),
+        "not_receiving_org",
+    ),
+    (
+        "participant records a milestone",
+        lambda: policy.may_record_milestone(PARTICIPANT, to_org_id=OWN),
+        "not_receiving_org",
+    ),
+    (
+        "referrer asks for an update",
+        lambda: policy.may_request_referral_update(PRACTITIONER, from_org_id=OWN),
+        None,
+    ),
+    (
+        "recipient asks for an update",
+        lambda: policy.may_request_referral_update(PRACTITIONER, from_org_id=OTHER),
+        "not_referring_org",
+    ),
     # plan steps (issue 8 hole 11)
     *[
         (name, lambda a=a, kw=kw: policy.may_update_step(a, **kw), reason)

@@ -1,0 +1,73 @@
+"""Engagement after release: has the person reached the services they were referred to?
+
+Computed from the record when asked (never stored); only the notices it raised are kept,
+with a ledger row each so a scan run twice (or concurrently) never raises one twice.
+"""
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.models.base import UTCDateTime, new_id, utcnow
+from app.models.participant import Withheld
+
+
+class EngagementState(StrEnum):
+    engaged = "engaged"  # contact since release: an attended appointment or a contact note
+    first_appointment_missed = "first_appointment_missed"  # and no contact since
+    no_contact_yet = "no_contact_yet"  # past the first notice day, nothing booked ahead
+    not_yet_due = "not_yet_due"  # no contact yet, but it is early or a first appointment is ahead
+    unknown = "unknown"  # the evidence is withheld from the caller
+    not_released = "not_released"
+
+
+class ServiceEngagement(SQLModel):
+    """One community organisation the person should be in touch with since release."""
+
+    organisation_id: uuid.UUID
+    organisation_name: str | None = None
+    why: list[str]  # "referral" (accepted) and/or "care_team"
+    state: EngagementState
+    first_appointment_id: uuid.UUID | None = None
+    first_appointment_at: datetime | None = None
+    evidence_ids: list[str] = []
+    note: str | None = None
+
+
+class Engagement(SQLModel):
+    participant_id: uuid.UUID
+    state: EngagementState
+    release_date: date | None = None
+    days_since_release: int | None = None
+    services: list[ServiceEngagement] = []
+    note: str | None = None
+    withheld: list[Withheld] = []
+
+
+class EngagementSummary(SQLModel):
+    """One row of the caseload: a released participant and how engagement is going."""
+
+    participant_id: uuid.UUID
+    state: EngagementState
+    release_date: date
+    days_since_release: int
+    services: dict[str, int]  # how many services are in each state
+
+
+class EngagementNotice(SQLModel, table=True):
+    """The ledger of engagement notices raised: one per participant, service and trigger."""
+
+    __tablename__ = "engagement_notices"
+    __table_args__ = (
+        UniqueConstraint("participant_id", "service_org_id", "trigger", "release_date"),
+    )
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    participant_id: uuid.UUID = Field(foreign_key="participants.id", index=True)
+    service_org_id: uuid.UUID = Field(foreign_key="organisations.id")
+    trigger: str = Field(max_length=40)  # "first_appointment_missed" or "no_contact_day_<N>"
+    release_date: date
+    notice_id: uuid.UUID = Field(foreign_key="notices.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
