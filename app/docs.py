@@ -8,7 +8,7 @@ JavaScript from a public CDN are blank there. The assets come from the pinned
 from pathlib import Path
 
 import fastapi_offline
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import (
     get_redoc_html,
     get_swagger_ui_html,
@@ -26,8 +26,7 @@ def install_docs(app: FastAPI, openapi_url: str) -> None:
     """Serve `/docs`, `/redoc` and their assets (no request leaves the network)."""
     app.mount(ASSETS_URL, StaticFiles(directory=ASSETS), name="docs-assets")
 
-    @app.get("/docs", include_in_schema=False)
-    def swagger_ui() -> HTMLResponse:
+    def swagger_ui(request: Request) -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url=openapi_url,
             title=f"{app.title} - Swagger UI",
@@ -37,12 +36,10 @@ def install_docs(app: FastAPI, openapi_url: str) -> None:
             swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
         )
 
-    @app.get(OAUTH2_REDIRECT_URL, include_in_schema=False)
-    def swagger_ui_redirect() -> HTMLResponse:
+    def swagger_ui_redirect(request: Request) -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
 
-    @app.get("/redoc", include_in_schema=False)
-    def redoc() -> HTMLResponse:
+    def redoc(request: Request) -> HTMLResponse:
         return get_redoc_html(
             openapi_url=openapi_url,
             title=f"{app.title} - ReDoc",
@@ -50,3 +47,8 @@ def install_docs(app: FastAPI, openapi_url: str) -> None:
             redoc_favicon_url=f"{ASSETS_URL}/favicon.png",
             with_google_fonts=False,
         )
+
+    # Plain routes, like FastAPI's own docs pages: not API operations.
+    app.add_route("/docs", swagger_ui, include_in_schema=False)
+    app.add_route(OAUTH2_REDIRECT_URL, swagger_ui_redirect, include_in_schema=False)
+    app.add_route("/redoc", redoc, include_in_schema=False)

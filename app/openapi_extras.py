@@ -32,24 +32,43 @@ OPERATION_RENAMES = {
 
 TAGS: list[dict[str, str]] = [
     {"name": "auth", "description": "Access tokens (OAuth 2), the signing keys, who a token is."},
-    {"name": "admin", "description": "Organisations, user accounts and partner-system clients "
-     "(scope `admin`)."},
-    {"name": "organisations", "description": "The read-only directory of partner organisations "
-     "(find the `to_org_id` of a referral)."},
-    {"name": "participants", "description": "People leaving prison: identity, custody, phase, "
-     "care team, consent, the disclosure log and why a category is or is not shared."},
-    {"name": "sharing", "description": "The sharing decision explained, consent and the "
-     "disclosure log."},
-    {"name": "sharing protocols", "description": "Information-sharing agreements between "
-     "organisations (versioned)."},
-    {"name": "break-glass", "description": "Emergency access when there is a risk to life and "
-     "consent cannot be sought: always audited and reviewed."},
+    {
+        "name": "admin",
+        "description": "Organisations, user accounts and partner-system clients (scope `admin`).",
+    },
+    {
+        "name": "organisations",
+        "description": "The read-only directory of partner organisations "
+        "(find the `to_org_id` of a referral).",
+    },
+    {
+        "name": "participants",
+        "description": "People leaving prison: identity, custody, phase, "
+        "care team, consent, the disclosure log and why a category is or is not shared.",
+    },
+    {
+        "name": "sharing",
+        "description": "The sharing decision explained, consent and the disclosure log.",
+    },
+    {
+        "name": "sharing protocols",
+        "description": "Information-sharing agreements between organisations (versioned).",
+    },
+    {
+        "name": "break-glass",
+        "description": "Emergency access when there is a risk to life and "
+        "consent cannot be sought: always audited and reviewed.",
+    },
     {"name": "notices", "description": "Notices to an organisation (e.g. a consent withdrawn)."},
     {"name": "plan", "description": "The shared action plan: goals, steps, reviews, versions."},
-    {"name": "appointments", "description": "Appointments, attendance, reminders and missed "
-     "appointments."},
-    {"name": "risk and screenings", "description": "Risk alerts and PHQ-9 / GAD-7 / CORE-10 "
-     "screenings (scored by the server)."},
+    {
+        "name": "appointments",
+        "description": "Appointments, attendance, reminders and missed appointments.",
+    },
+    {
+        "name": "risk and screenings",
+        "description": "Risk alerts and PHQ-9 / GAD-7 / CORE-10 screenings (scored by the server).",
+    },
     {"name": "timeline", "description": "Everything that happened to a participant, in order."},
     {"name": "directory", "description": "Services that take referrals (Open Referral HSDS)."},
     {"name": "referrals", "description": "Referrals between organisations, with a closed loop."},
@@ -126,7 +145,7 @@ def _docstring_summaries(app: FastAPI) -> dict[tuple[str, str], str]:
             continue
         paragraph = route.description.strip().split("\n\n")[0]
         first = " ".join(paragraph.split()).rstrip(".")
-        for method in route.methods:
+        for method in route.methods or ():
             out[(str(context.path), method.lower())] = first
     return out
 
@@ -135,8 +154,7 @@ def _purpose_header(parameter: dict[str, Any]) -> None:
     parameter["name"] = "X-Purpose"
     parameter["schema"] = {"$ref": "#/components/schemas/Purpose"}
     parameter["description"] = (
-        "Purpose of use; the sharing decision and the disclosure log use it. "
-        "Default `direct_care`."
+        "Purpose of use; the sharing decision and the disclosure log use it. Default `direct_care`."
     )
 
 
@@ -229,8 +247,9 @@ def _describe_schemas(components: dict[str, Any]) -> None:
 
 
 def _creates_versioned(path: str, method: str, versioned: set[str]) -> bool:
-    return method == "post" and any(re.fullmatch(re.escape(path) + r"/\{[a-z_]+\}", v)
-                                    for v in versioned)
+    return method == "post" and any(
+        re.fullmatch(re.escape(path) + r"/\{[a-z_]+\}", v) for v in versioned
+    )
 
 
 def finish_document(schema: dict[str, Any], app: FastAPI, servers: list[str]) -> dict[str, Any]:
@@ -250,7 +269,8 @@ def finish_document(schema: dict[str, Any], app: FastAPI, servers: list[str]) ->
             _finish_responses(path, method, operation, etag)
             _optional_body(operation)
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    components.setdefault("Purpose", {"type": "string", "enum": [p.value for p in Purpose],
-                                      "title": "Purpose"})
+    components.setdefault(
+        "Purpose", {"type": "string", "enum": [p.value for p in Purpose], "title": "Purpose"}
+    )
     _describe_schemas(components)
     return schema

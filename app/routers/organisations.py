@@ -8,7 +8,7 @@ from sqlmodel import col, select
 from app.auth.guards import AUTH_ERRORS, AnyCaller
 from app.core.db import DbSession
 from app.core.pagination import Page, Paging, paginate
-from app.models.organisation import OrganisationDirectoryEntry, OrgKind, Organisation
+from app.models.organisation import Organisation, OrganisationDirectoryEntry, OrgKind
 
 router = APIRouter(prefix="/api/v1/organisations", tags=["organisations"], responses=AUTH_ERRORS)
 
@@ -20,7 +20,8 @@ def list_organisation_directory(
     paging: Paging,
     kind: Annotated[OrgKind | None, Query(description="Only organisations of this kind")] = None,
     accepts_referrals: Annotated[
-        bool | None, Query(description="Only organisations that do (true) or do not accept referrals")
+        bool | None,
+        Query(description="Only those that do (true) or do not accept referrals"),
     ] = None,
 ) -> Page[OrganisationDirectoryEntry]:
     """Organisations by name, with whether each accepts referrals (any authenticated caller)."""
