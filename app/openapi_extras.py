@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from app.openapi_glossary import FIELD_DESCRIPTIONS, SCHEMA_DESCRIPTIONS
+from app.openapi_glossary import EXAMPLES, FIELD_DESCRIPTIONS, SCHEMA_DESCRIPTIONS
 from app.sharing.categories import Purpose
 
 # A route function whose name is not a verb phrase gets a better method name here.
@@ -232,6 +232,8 @@ _PAGE = re.compile(r"(Record)?Page_(\w+)_")
 
 def _describe_schemas(components: dict[str, Any]) -> None:
     for name, schema in components.items():
+        if name in EXAMPLES and "examples" not in schema:
+            schema["examples"] = [EXAMPLES[name]]
         page = _PAGE.fullmatch(name)
         if not schema.get("description") and name in SCHEMA_DESCRIPTIONS:
             schema["description"] = SCHEMA_DESCRIPTIONS[name]

@@ -297,3 +297,107 @@ FIELD_DESCRIPTIONS: dict[str, str] = {
     "verified": "True: mark the entry as checked now.",
     "participant_category": "Data category.",
 }
+
+# Synthetic examples (no real person) for the main request bodies and responses.
+_PID = "6f1c2a7e-3b4d-4e5f-8a9b-0c1d2e3f4a5b"
+_ORG = "2b7d9e41-5c6a-4f3b-9e8d-7a6b5c4d3e2f"
+_OTHER_ORG = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+_GOAL = "0d4e5f6a-7b8c-4d9e-a0f1-b2c3d4e5f6a7"
+EXAMPLES: dict[str, dict[str, object]] = {
+    "ParticipantCreate": {
+        "given_name": "Sam",
+        "family_name": "Example",
+        "preferred_name": "Sam",
+        "date_of_birth": "1990-04-01",
+        "nhs_number": "9434765919",
+        "prison_number": "A1234BC",
+        "establishment": "HMP Example",
+        "expected_release_date": "2027-01-15",
+        "phase": "pre_release",
+    },
+    "ParticipantUpdate": {"phase": "community", "actual_release_date": "2027-01-15"},
+    "ReferralCreate": {
+        "participant_id": _PID,
+        "to_org_id": _OTHER_ORG,
+        "reason": "Low mood since transfer; needs a community mental-health assessment.",
+        "categories": ["identity", "mental_health", "risk"],
+        "urgency": "soon",
+        "submit": True,
+    },
+    "ReferralActionBody": {"reason": "Outside our catchment area; try the north team."},
+    "ConsentCreate": {
+        "categories": ["mental_health", "plan"],
+        "purposes": ["direct_care"],
+        "method": "written",
+        "evidence_ref": "Signed form, prison healthcare file 2026-11-30",
+        "recipient_org_kinds": ["community_mental_health"],
+        "expires_at": "2027-11-30T00:00:00Z",
+    },
+    "ConsentWithdraw": {"reason": "The participant asked for sharing to stop."},
+    "GoalCreate": {
+        "title": "Somewhere safe to live",
+        "horizon": "short_term_recovery",
+        "life_domain": "housing",
+        "priority": 1,
+    },
+    "ActionCreate": {
+        "goal_id": _GOAL,
+        "description": "Book the housing options appointment",
+        "owner_kind": "practitioner",
+        "owner_org_id": _ORG,
+        "due_date": "2027-01-10",
+    },
+    "ActionUpdate": {"status": "done", "outcome_note": "Appointment booked for 12 January."},
+    "AppointmentCreate": {
+        "kind": "gate_meeting",
+        "starts_at": "2027-01-15T09:00:00Z",
+        "ends_at": "2027-01-15T10:00:00Z",
+        "place": "Prison gate",
+        "with_whom": "Care coordinator",
+    },
+    "ReviewCreate": {"held_on": "2027-02-01", "attendees": ["Sam", "Care coordinator"]},
+    "RiskAlertCreate": {"kind": "self_harm", "level": "medium", "notes": "Synthetic note."},
+    "ScreeningCreate": {"instrument": "GAD-7", "responses": [1, 2, 1, 0, 2, 1, 1]},
+    "BreakGlassCreate": {
+        "reason_code": "risk_to_life",
+        "justification": "Found unresponsive; the medication record is needed now to treat.",
+        "categories": ["mental_health", "risk"],
+    },
+    "CareTeamMemberCreate": {"organisation_id": _OTHER_ORG, "role": "contributor"},
+    "ServiceCreate": {
+        "name": "Community drop-in",
+        "setting": "community",
+        "description": "Open access support after release.",
+        "categories": ["mental_health"],
+        "opening_hours": [{"weekday": "monday", "opens": "09:00", "closes": "17:00"}],
+        "accepts_throughcare_referrals": True,
+    },
+    "OrganisationCreate": {
+        "name": "North Community Mental Health Team",
+        "kind": "community_mental_health",
+    },
+    "ApiClientCreate": {
+        "name": "Prison health record",
+        "organisation_id": _ORG,
+        "scopes": ["participants:read", "referrals:write"],
+    },
+    "TokenResponse": {
+        "access_token": "eyJhbGciOiJFUzI1NiIsImtpZCI6IjEifQ.e30.c2ln",
+        "token_type": "bearer",
+        "expires_in": 900,
+        "scope": "participants:read referrals:write",
+    },
+    "OrganisationDirectoryEntry": {
+        "id": _OTHER_ORG,
+        "name": "North Community Mental Health Team",
+        "kind": "community_mental_health",
+        "accepts_referrals": True,
+    },
+    "Problem": {
+        "type": "https://throughcare.example/problems/precondition-required",
+        "title": "Precondition required",
+        "status": 428,
+        "detail": "Send If-Match with the ETag from your last read.",
+        "instance": f"/api/v1/participants/{_PID}",
+    },
+}

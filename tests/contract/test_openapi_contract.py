@@ -8,6 +8,7 @@ import pytest
 from app.core.settings import get_settings
 from app.main import create_app
 from app.openapi_export import openapi_document
+from app.openapi_glossary import EXAMPLES
 
 DOC = openapi_document()
 METHODS = {"get", "post", "put", "patch", "delete"}
@@ -154,3 +155,41 @@ def test_forged_cursors_are_documented_as_400() -> None:
     for method, path, op in OPERATIONS:
         if any(p["name"] == "cursor" for p in op.get("parameters", [])):
             assert "400" in op["responses"], f"{method} {path}"
+
+
+def _model(name: str) -> Any:
+    import importlib
+    import pkgutil
+
+    import app.models
+
+    modules = [
+        importlib.import_module(f"app.models.{m.name}")
+        for m in pkgutil.iter_modules(app.models.__path__)
+    ]
+    modules += [importlib.import_module(m) for m in ("app.auth.issue", "app.core.errors")]
+    for module in modules:
+        if hasattr(module, name):
+            return getattr(module, name)
+    raise AssertionError(f"no model {name}")
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_every_example_is_valid_for_its_model(name: str) -> None:
+    _model(name).model_validate(EXAMPLES[name])
+    assert DOC["components"]["schemas"][name]["examples"] == [EXAMPLES[name]]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/api/v1/participants"),
+        ("post", "/api/v1/referrals"),
+        ("post", "/api/v1/participants/{participant_id}/consents"),
+        ("post", "/api/v1/participants/{participant_id}/plan/goals"),
+        ("post", "/api/v1/participants/{participant_id}/appointments"),
+    ],
+)
+def test_main_request_bodies_have_an_example(method: str, path: str) -> None:
+    ref = _op(method, path)["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert DOC["components"]["schemas"][ref.rsplit("/", 1)[1]]["examples"]
