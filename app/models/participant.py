@@ -9,6 +9,7 @@ from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
 from app.models.base import InputModel, UTCDateTime, enum_type, new_id, utcnow
+from app.sharing.categories import Category
 
 
 class Phase(StrEnum):
@@ -135,7 +136,7 @@ class Participant(ParticipantFields, table=True):
 class Withheld(SQLModel):
     """A category left out of a response, and why."""
 
-    category: str
+    category: Category
     reason: str
 
 
