@@ -104,3 +104,11 @@ def test_docs_load_their_assets_from_the_application(client: TestClient, page: s
         asset = client.get(source)
         assert asset.status_code == 200 and len(asset.content) > 1000, source
     assert "fonts.googleapis" not in html and "cdn.jsdelivr" not in html
+
+
+def test_me_answers_a_partner_system_with_its_role(client: TestClient, world: World) -> None:
+    partner = world.client_headers(world.org("Prison", OrgKind.prison_healthcare), [])
+    response = client.get("/api/v1/me", headers=partner)
+    assert response.status_code == 200, response.text
+    assert response.json()["role"] == "partner_system"
+    assert response.json()["token_type"] == "client"
