@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL := $(or $(THROUGHCARE_TEST_POSTGRES_URL),$(if $(filter true,$(CI)),postgresql+psycopg://postgres@127.0.0.1:5432/test,))
 
-.PHONY: install run migrate seed test test-sqlite test-postgres lint format openapi bench clean
+.PHONY: install run migrate seed test test-sqlite test-postgres lint format openapi bench verify clean
 
 install: $(STAMP)
 
@@ -36,6 +36,14 @@ else
 	THROUGHCARE_TEST_BACKEND=postgres THROUGHCARE_TEST_POSTGRES_URL=$(PG_URL) $(BIN)/pytest
 endif
 
+# Longer durability run: more kill -9 rounds, on SQLite and (when configured) PostgreSQL.
+VERIFY_KILLS ?= 10
+verify: install
+	THROUGHCARE_DURABILITY_KILLS=$(VERIFY_KILLS) $(BIN)/pytest -s tests/durability
+ifneq ($(PG_URL),)
+	THROUGHCARE_DURABILITY_KILLS=$(VERIFY_KILLS) THROUGHCARE_TEST_BACKEND=postgres THROUGHCARE_TEST_POSTGRES_URL=$(PG_URL) $(BIN)/pytest -s tests/durability
+endif
+
 lint: install
 	$(BIN)/ruff check app tests bench migrations
 	$(BIN)/ruff format --check app tests bench migrations
@@ -48,8 +56,9 @@ format: install
 openapi: install
 	$(BIN)/python -m app.openapi_export openapi/openapi.json
 
+# Synthetic worlds cached under var/bench/; QUICK=1 for 1k + 100k only (see docs/performance.md).
 bench: install
-	$(BIN)/python -m bench.run
+	QUICK=$(QUICK) $(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

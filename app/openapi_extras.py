@@ -122,6 +122,10 @@ _ETAG_HEADER = {
     "description": "The version tag of the record: send it back in `If-Match` to change it.",
     "schema": {"type": "string"},
 }
+_UNAVAILABLE = {
+    "description": "Database unavailable: retry after `Retry-After` seconds",
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
 _RETRY_AFTER_HEADER = {
     "description": "Seconds to wait before retrying.",
     "schema": {"type": "integer", "minimum": 0},
@@ -266,6 +270,9 @@ def finish_document(schema: dict[str, Any], app: FastAPI, servers: list[str]) ->
             if (path, method) in summaries:
                 operation["summary"] = summaries[(path, method)]
             _finish_parameters(method, operation)
+            if path.startswith("/api/v1/"):
+                # Any database work can meet a database that is down, locked or full.
+                operation["responses"].setdefault("503", _UNAVAILABLE)
             etag = path in versioned and method in ("get", "patch", "put", "post")
             etag = etag or _creates_versioned(path, method, versioned)
             _finish_responses(path, method, operation, etag)

@@ -6,7 +6,7 @@ client work tiny so that one core of load can saturate one uvicorn worker.
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -15,10 +15,25 @@ class LoadResult:
     errors: int
     seconds: float
     statuses: dict[int, int]
+    latencies: list[float] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    def _percentile(self, q: float) -> float:
+        if not self.latencies:
+            return 0.0
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    @property
+    def p50_ms(self) -> float:
+        return self._percentile(0.5)
+
+    @property
+    def p99_ms(self) -> float:
+        return self._percentile(0.99)
 
 
 async def _worker(
@@ -27,6 +42,7 @@ async def _worker(
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while time.perf_counter() < deadline and result.requests < max_requests:
+            sent = time.perf_counter()
             writer.write(raw)
             await writer.drain()
             status_line = await reader.readline()
@@ -41,6 +57,7 @@ async def _worker(
             if length:
                 await reader.readexactly(length)
             result.requests += 1
+            result.latencies.append(time.perf_counter() - sent)
             result.statuses[status] = result.statuses.get(status, 0) + 1
             if status >= 400:
                 result.errors += 1

@@ -4,7 +4,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
@@ -31,7 +30,7 @@ def rolled_back_session() -> Iterator[Session]:
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
     )
 
-    async def _test_session() -> Any:
+    def _test_session() -> Iterator[Session]:
         # The app's get_session with this session in place of a new one: what the test
         # set up counts as committed before the request, so a request that fails rolls
         # back its own work only (the outer transaction still undoes everything after

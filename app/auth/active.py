@@ -58,6 +58,14 @@ class _ActiveCache:
                 self._items.popitem(last=False)
         return value
 
+    def fresh(self, subject: Subject) -> bool | None:
+        """The cached answer while fresh, else None (no database work: safe on the loop)."""
+        with self._lock:
+            hit = self._items.get(subject)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        return None
+
     def forget_all(self) -> None:
         """Drop every answer (after a deactivation here, so this instance acts at once)."""
         with self._lock:

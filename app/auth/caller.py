@@ -5,11 +5,12 @@ from dataclasses import dataclass, field, replace
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlowPassword, OAuthFlows
 from fastapi.security import OAuth2, SecurityScopes
 from sqlmodel import Session
 
-from app.auth.active import Subject, subject_is_active
+from app.auth.active import Subject, active_cache, subject_is_active
 from app.auth.scopes import ALL_SCOPES, ROLE_SCOPES, Scope, parse_scope
 from app.auth.tokens import CLIENT_TOKEN, USER_TOKEN, InvalidToken, verify_token
 from app.core.db import DbSession
@@ -154,9 +155,16 @@ async def get_caller(
     except InvalidToken:
         raise Unauthorized("The bearer token is not valid.") from None
     if caller.token_type == "external":
-        caller = _bind_external_org(caller, session)
-    elif not subject_is_active(session, _subject(caller)):
-        raise Unauthorized("The account or organisation behind this token is not active.")
+        # A database lookup: in the thread pool, so a stalled database cannot freeze the loop.
+        caller = await run_in_threadpool(_bind_external_org, caller, session)
+    else:
+        subject = _subject(caller)
+        # A fresh cached answer costs nothing; a miss is a lookup, run off the event loop.
+        active = active_cache.fresh(subject)
+        if active is None:
+            active = await run_in_threadpool(subject_is_active, session, subject)
+        if not active:
+            raise Unauthorized("The account or organisation behind this token is not active.")
     missing = [s for s in security_scopes.scopes if s not in caller.scopes]
     if missing:
         raise Forbidden(f"The token lacks the scope(s): {' '.join(missing)}.")

@@ -1,11 +1,13 @@
 """Database engine, naming convention and the request session dependency."""
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+import sqlite3
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Depends
 from sqlalchemy import Engine, MetaData, event
@@ -13,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, create_engine
 
-from app.core.settings import get_settings
+from app.core.settings import Settings, get_settings
 
 log = logging.getLogger("throughcare.db")
 # Execution option for connections that only read (no BEGIN IMMEDIATE on SQLite).
@@ -30,13 +32,16 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata: MetaData = SQLModel.metadata
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return _pragmas
 
 
 def _sqlite_begin(conn: Any) -> None:
@@ -55,30 +60,78 @@ def _sqlite_begin(conn: Any) -> None:
         ) from exc
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`, with SQLite pragmas and transaction handling when it is SQLite."""
+def make_engine(url: str, *, service: bool = False) -> Engine:
+    """An engine for `url`: SQLite pragmas and transaction handling, PostgreSQL timeouts.
+
+    `service=True` is the served application's engine: it never creates a database (a
+    missing SQLite file is an error, not a new empty schema-less file; only `migrate`
+    creates one) and bounds every PostgreSQL statement and lock wait, so a stalled
+    database is answered with a 503 instead of holding the request.
+    """
+    settings = get_settings()
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
-        event.listen(engine, "connect", _sqlite_pragmas)
-
-        @event.listens_for(engine, "connect")
-        def _no_pysqlite_txn(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None
-
-        event.listen(engine, "begin", _sqlite_begin)
-        return engine
+        return _sqlite_engine(url, settings, create=not service)
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = settings.db_connect_timeout_seconds
+    if service and "options" not in parsed.query:
+        connect_args["options"] = (
+            f"-c statement_timeout={settings.db_statement_timeout_ms}"
+            f" -c lock_timeout={settings.db_lock_timeout_ms}"
+        )
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
+        url,
+        hide_parameters=True,  # SQL errors never log or echo bound values (personal data)
+        connect_args=connect_args,
+        pool_pre_ping=True,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
     )
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and in-memory SQLite)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(str(parsed.database))
+
+
+def _sqlite_engine(url: str, settings: Settings, *, create: bool) -> Engine:
+    path = sqlite_path(url)
+    busy_ms = settings.sqlite_busy_timeout_ms
+    kwargs: dict[str, Any] = {
+        "connect_args": {"check_same_thread": False, "timeout": busy_ms / 1000},
+        "pool_timeout": settings.db_pool_timeout_seconds,
+    }
+    if path is not None and create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    elif path is not None:
+        # mode=rw: open an existing file only. Plain sqlite3.connect would create an empty
+        # database, which then "works" without a schema (and readiness would not notice).
+        uri = f"file:{quote(str(path.resolve()))}?mode=rw"
+
+        def _open_existing() -> Any:
+            return sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=busy_ms / 1000)
+
+        kwargs = {"creator": _open_existing, "pool_timeout": settings.db_pool_timeout_seconds}
+    engine = create_engine(url, hide_parameters=True, **kwargs)
+    event.listen(engine, "connect", _sqlite_pragmas(busy_ms))
+
+    @event.listens_for(engine, "connect")
+    def _no_pysqlite_txn(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
 
 
 @lru_cache
 def get_engine() -> Engine:
     """The process-wide engine for the configured database."""
-    return make_engine(get_settings().database_url)
+    return make_engine(get_settings().database_url, service=True)
 
 
 @contextmanager
@@ -92,13 +145,14 @@ def committing(session: Session) -> Iterator[Session]:
     session.commit()
 
 
-async def get_session() -> AsyncIterator[Session]:
+def get_session() -> Iterator[Session]:
     """One session per request: commit on success, roll back on any error.
 
     Scoped to the endpoint function, so the commit happens before the response is
-    sent: a failed commit (an audit row that cannot be written) fails the request. The
-    audit events themselves are the gate's (app/sharing/gate.py `auditing`), appended
-    before this commit. The session is synchronous and used inline (docs/decisions/0001).
+    sent: a failed commit (an audit row that cannot be written) fails the request.
+    The audit events are the gate's (app/sharing/gate.py `auditing`), appended before
+    this commit. A sync generator: FastAPI runs its setup and teardown (the commit) in
+    the thread pool, off the event loop (docs/decisions/0001).
     """
     with Session(get_engine(), expire_on_commit=False) as session, committing(session):
         yield session

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("throughcare.errors")
@@ -88,6 +89,73 @@ class TooManyRequests(AppError):
 
 class PayloadTooLarge(AppError):
     status, title, slug = 413, "Payload too large", "payload-too-large"
+
+
+class ServiceUnavailable(AppError):
+    status, title, slug = 503, "Service unavailable", "unavailable"
+
+
+# What the database said, by the words its drivers use (SQLite's messages are fixed
+# strings; psycopg's SQLSTATE classes are in `sqlstate`). Anything else is a bug (500).
+_SQLITE_REASONS = (
+    ("locked", "locked"),
+    ("busy", "locked"),
+    ("readonly", "read_only"),
+    ("read-only", "read_only"),
+    ("disk is full", "full"),
+    ("disk i/o", "io_error"),
+    ("unable to open", "unreachable"),
+    ("no such table", "not_migrated"),
+)
+_PG_SQLSTATE_REASONS = {
+    "08": "unreachable",  # connection exception
+    "53": "full",  # insufficient resources (53100 disk full, 53300 too many connections)
+    "57": "unreachable",  # operator intervention: shutdown, query canceled (timeout)
+    "55P03": "locked",  # lock_not_available (lock_timeout)
+    "57014": "timeout",  # query_canceled (statement_timeout)
+    "25006": "read_only",  # read_only_sql_transaction (standby, read-only mode)
+    "42P01": "not_migrated",  # undefined_table
+    "40001": "locked",  # serialization_failure
+    "40P01": "locked",  # deadlock_detected
+}
+
+
+def database_unavailable(exc: BaseException) -> str | None:
+    """Why the database could not serve the request, or None if `exc` is not that."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection within pool_timeout
+        return "busy"
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return None
+    if exc.connection_invalidated:
+        return "unreachable"
+    original = exc.orig
+    sqlstate = getattr(original, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return _PG_SQLSTATE_REASONS.get(sqlstate) or _PG_SQLSTATE_REASONS.get(sqlstate[:2])
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        message = str(original).lower()
+        for needle, reason in _SQLITE_REASONS:
+            if needle in message:
+                return reason
+        return "unreachable"
+    return None
+
+
+def unavailable_response(request: Request | None, reason: str) -> JSONResponse:
+    """503 problem+json with Retry-After, naming the reason (never the database's words)."""
+    from app.core.settings import get_settings
+
+    return problem_response(
+        503,
+        ServiceUnavailable.title,
+        ServiceUnavailable.slug,
+        request,
+        "The database cannot serve this request now; retry after the indicated delay.",
+        headers={"Retry-After": str(get_settings().db_retry_after_seconds)},
+        extensions={"database": reason},
+    )
 
 
 def problem_response(
@@ -222,20 +290,46 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code, title, slug, request, detail, headers=headers, instance=instance
         )
 
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        reason = database_unavailable(exc)
+        if reason is None:
+            return internal_error_response(request, exc)
+        log.warning(
+            "database unavailable (%s, request_id=%s): %s",
+            reason,
+            getattr(request.state, "request_id", ""),
+            type(exc.__cause__ or exc).__name__,
+        )
+        return unavailable_response(request, reason)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # This response is sent outside the request-id middleware, so it adds the id
-        # itself: it is what a caller quotes when reporting the failure.
+        # Only reached for errors outside the routes (UnhandledErrorMiddleware answers
+        # the rest without re-raising, so the connection stays open).
         request_id = str(getattr(request.state, "request_id", ""))
-        log.error("unhandled error (request_id=%s)", request_id, exc_info=exc)
-        return problem_response(
-            500,
-            "Internal server error",
-            "internal",
-            request,
-            "The server could not complete the request. It has been logged.",
-            headers={"X-Request-ID": request_id} if request_id else None,
+        return internal_error_response(
+            request, exc, headers={"X-Request-ID": request_id} if request_id else None
         )
+
+
+def internal_error_response(
+    request: Request, exc: BaseException, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The 500 problem+json for a bug: logged with its traceback, nothing leaked."""
+    log.error(
+        "unhandled error (request_id=%s)",
+        getattr(request.state, "request_id", ""),
+        exc_info=exc,
+    )
+    return problem_response(
+        500,
+        "Internal server error",
+        "internal",
+        request,
+        "The server could not complete the request. It has been logged.",
+        headers=headers,
+    )
 
 
 def _document_request_problems(operation: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request ids, structured access logs, and the body size limit."""
+"""Pure ASGI middleware: request ids, access logs, the body size limit, unexpected errors."""
 
 import json
 import logging
@@ -64,6 +64,53 @@ class RequestContextMiddleware:
                         }
                     )
                 )
+
+
+class UnhandledErrorMiddleware:
+    """Answers an unexpected error itself instead of letting it reach the server.
+
+    Starlette's outermost error middleware re-raises after sending its 500, and uvicorn
+    then closes the connection: a client's next request on that keep-alive connection
+    was reset. Installed inside the request-id middleware, so the 500 carries the id.
+    A database that cannot serve answers 503 here too (an error escaping a route's
+    dependency teardown).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:  # nothing sensible can follow a half-sent response
+                raise
+            from starlette.requests import Request
+
+            from app.core.errors import (
+                database_unavailable,
+                internal_error_response,
+                unavailable_response,
+            )
+
+            request = Request(scope)
+            reason = database_unavailable(exc)
+            if reason is not None:
+                response = unavailable_response(request, reason)
+            else:
+                response = internal_error_response(request, exc)
+            await response(scope, receive, send)
 
 
 class BodySizeLimitMiddleware:

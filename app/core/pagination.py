@@ -2,7 +2,7 @@
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
@@ -101,7 +101,8 @@ def _coerce(column: Any, value: Any) -> Any:
         raise InvalidCursor("The cursor is not valid.") from None
 
 
-def _after(keys: Sequence[Any], values: list[Any], descending: bool) -> Any:
+def after_clause(keys: Sequence[Any], values: list[Any], descending: bool = False) -> Any:
+    """The keyset condition "strictly after `values` in `keys` order"."""
     from sqlalchemy import and_, or_
 
     clauses = []
@@ -112,6 +113,13 @@ def _after(keys: Sequence[Any], values: list[Any], descending: bool) -> Any:
     return or_(*clauses)
 
 
+# A statement that places the keyset condition itself (say, inside each branch of a
+# union so that every branch walks its own index from the cursor): called with the
+# condition builder for its own key columns (None on the first page) and the number of
+# rows to fetch; `paginate` adds the outer ORDER BY and LIMIT.
+KeysetBuilder = Callable[[Callable[[Sequence[Any]], Any], int], Any]
+
+
 def paginate(
     session: Any,
     stmt: Any,
@@ -120,12 +128,22 @@ def paginate(
     *,
     descending: bool = False,
 ) -> tuple[list[Any], str | None]:
-    """One page of the single-entity `stmt`, in key order, and the cursor for the next."""
+    """One page of the single-entity `stmt` (a statement or a `KeysetBuilder`), in key
+    order, and the cursor for the next."""
+    values: list[Any] | None = None
     if params.cursor is not None:
         if len(params.cursor) != len(keys):
             raise InvalidCursor("The cursor is not valid.")
         values = [_coerce(k, v) for k, v in zip(keys, params.cursor, strict=True)]
-        stmt = stmt.where(_after(keys, values, descending))
+    if callable(stmt):
+        found = values
+
+        def after(branch_keys: Sequence[Any]) -> Any:
+            return None if found is None else after_clause(branch_keys, found, descending)
+
+        stmt = stmt(after, params.limit + 1)
+    elif values is not None:
+        stmt = stmt.where(after_clause(keys, values, descending))
     order = [k.desc() if descending else k.asc() for k in keys]
     rows = list(session.exec(stmt.order_by(*order).limit(params.limit + 1)).all())
     if len(rows) <= params.limit:

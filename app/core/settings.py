@@ -52,6 +52,20 @@ class Settings(BaseSettings):
     # Seconds between checkpoints written by each serving process; 0 disables them.
     audit_checkpoint_interval_seconds: int = Field(default=300, ge=0)
 
+    # Database failure handling (issue 9): a stalled or failing database is answered with
+    # a 503 within these bounds instead of holding requests (and threads) indefinitely.
+    db_connect_timeout_seconds: int = Field(default=5, ge=2, le=120)
+    db_statement_timeout_ms: int = Field(default=15_000, ge=0)  # PostgreSQL; 0 = none
+    db_lock_timeout_ms: int = Field(default=5_000, ge=0)  # PostgreSQL; 0 = none
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    sqlite_busy_timeout_ms: int = Field(default=5_000, ge=0)
+    db_retry_after_seconds: int = Field(default=2, ge=1, le=3600)
+    readiness_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    # /readyz reports the database full when its filesystem has less than this free.
+    readiness_min_free_bytes: int = Field(default=16 * 1024 * 1024, ge=0)
+
     @property
     def owner_database_url(self) -> str:
         """The URL migrations run with (the owner role; the service's URL when unset)."""

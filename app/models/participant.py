@@ -6,6 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import field_validator
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from app.models.base import InputModel, UTCDateTime, enum_type, new_id, utcnow
@@ -121,6 +122,11 @@ class ParticipantUpdate(ParticipantFields, InputModel):
 
 class Participant(ParticipantFields, table=True):
     __tablename__ = "participants"
+    # Caseload lists start from the organisation (app/sharing/visibility.caseload_page).
+    __table_args__ = (
+        Index("ix_participants_source_org_id_id", "source_org_id", "id"),
+        Index("ix_participants_source_org_release", "source_org_id", "expected_release_date", "id"),
+    )
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     source_org_id: uuid.UUID = Field(foreign_key="organisations.id", index=True)
     nhs_number: str | None = Field(default=None, max_length=10, unique=True)
@@ -174,6 +180,16 @@ class CareTeamMemberCreate(InputModel):
 
 class CareTeamMember(SQLModel, table=True):
     __tablename__ = "care_team_members"
+    # An organisation's memberships in participant order, covering the in-force test.
+    __table_args__ = (
+        Index(
+            "ix_care_team_members_org_participant",
+            "organisation_id",
+            "participant_id",
+            "since",
+            "until",
+        ),
+    )
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     participant_id: uuid.UUID = Field(foreign_key="participants.id", index=True)
     organisation_id: uuid.UUID = Field(foreign_key="organisations.id", index=True)

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import field_validator, model_validator
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 from app.models.base import (
@@ -56,6 +56,13 @@ REFERRAL_TRANSITIONS: dict[ReferralStatus, frozenset[ReferralStatus]] = {
 
 class Referral(SQLModel, table=True):
     __tablename__ = "referrals"
+    # Caseload (relationship by participant) and the inbox/outbox (newest first), each
+    # starting from the organisation.
+    __table_args__ = (
+        Index("ix_referrals_to_org_participant", "to_org_id", "participant_id", "status"),
+        Index("ix_referrals_to_org_created", "to_org_id", "created_at", "id"),
+        Index("ix_referrals_from_org_created", "from_org_id", "created_at", "id"),
+    )
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     participant_id: uuid.UUID = Field(foreign_key="participants.id", index=True)
     from_org_id: uuid.UUID = Field(foreign_key="organisations.id", index=True)

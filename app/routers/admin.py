@@ -40,7 +40,7 @@ router = APIRouter(prefix="/api/v1/admin", tags=["admin"], responses=AUTH_ERRORS
 
 
 @router.get("/organisations", response_model=Page[OrganisationRead])
-async def list_organisations(
+def list_organisations(
     caller: AdminCaller, session: DbSession, paging: Paging
 ) -> Page[OrganisationRead]:
     """List organisations (an org admin sees their own)."""
@@ -58,7 +58,7 @@ async def list_organisations(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(Conflict),
 )
-async def create_organisation(
+def create_organisation(
     caller: AdminCaller, session: DbSession, data: OrganisationCreate
 ) -> OrganisationRead:
     """Register an organisation (system admins only)."""
@@ -71,7 +71,7 @@ async def create_organisation(
     response_model=OrganisationRead,
     responses=error_responses(NotFound),
 )
-async def read_organisation(
+def read_organisation(
     caller: AdminCaller, session: DbSession, organisation_id: uuid.UUID
 ) -> OrganisationRead:
     """One organisation."""
@@ -84,7 +84,7 @@ async def read_organisation(
     response_model=OrganisationRead,
     responses=error_responses(NotFound, Conflict),
 )
-async def update_organisation(
+def update_organisation(
     caller: AdminCaller, session: DbSession, organisation_id: uuid.UUID, data: OrganisationUpdate
 ) -> OrganisationRead:
     """Rename or (de)activate an organisation (system admins only)."""
@@ -94,7 +94,7 @@ async def update_organisation(
 
 
 @router.get("/users", response_model=Page[UserRead])
-async def list_users(caller: AdminCaller, session: DbSession, paging: Paging) -> Page[UserRead]:
+def list_users(caller: AdminCaller, session: DbSession, paging: Paging) -> Page[UserRead]:
     """List user accounts (an org admin sees their organisation's)."""
     limit = admin_org_limit(caller)
     stmt = select(User)
@@ -110,7 +110,7 @@ async def list_users(caller: AdminCaller, session: DbSession, paging: Paging) ->
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(Conflict, NotFound),
 )
-async def create_user(caller: AdminCaller, session: DbSession, data: UserCreate) -> UserRead:
+def create_user(caller: AdminCaller, session: DbSession, data: UserCreate) -> UserRead:
     """Create a user account (an org admin, in their own organisation)."""
     require_administers(caller, data.organisation_id)
     require_may_grant(caller, data.role)
@@ -126,13 +126,13 @@ def _user(session: DbSession, caller: AdminCaller, user_id: uuid.UUID) -> User:
 
 
 @router.get("/users/{user_id}", response_model=UserRead, responses=error_responses(NotFound))
-async def read_user(caller: AdminCaller, session: DbSession, user_id: uuid.UUID) -> UserRead:
+def read_user(caller: AdminCaller, session: DbSession, user_id: uuid.UUID) -> UserRead:
     """One user account."""
     return UserRead.model_validate(_user(session, caller, user_id))
 
 
 @router.patch("/users/{user_id}", response_model=UserRead, responses=error_responses(NotFound))
-async def update_user(
+def update_user(
     caller: AdminCaller, session: DbSession, user_id: uuid.UUID, data: UserUpdate
 ) -> UserRead:
     """Change a user's display name, password or active flag (not above your own role)."""
@@ -142,9 +142,7 @@ async def update_user(
 
 
 @router.get("/clients", response_model=Page[ApiClientRead])
-async def list_clients(
-    caller: AdminCaller, session: DbSession, paging: Paging
-) -> Page[ApiClientRead]:
+def list_clients(caller: AdminCaller, session: DbSession, paging: Paging) -> Page[ApiClientRead]:
     """List partner-system clients."""
     limit = admin_org_limit(caller)
     stmt = select(ApiClient)
@@ -160,7 +158,7 @@ async def list_clients(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(NotFound),
 )
-async def create_client(
+def create_client(
     caller: AdminCaller, session: DbSession, data: ApiClientCreate
 ) -> ApiClientCreated:
     """Register a partner-system client; the secret is in this response only."""
@@ -181,13 +179,13 @@ def _client(session: DbSession, caller: AdminCaller, client_pk: uuid.UUID) -> Ap
 
 
 @router.get("/clients/{id}", response_model=ApiClientRead, responses=error_responses(NotFound))
-async def read_client(caller: AdminCaller, session: DbSession, id: uuid.UUID) -> ApiClientRead:
+def read_client(caller: AdminCaller, session: DbSession, id: uuid.UUID) -> ApiClientRead:
     """One partner-system client."""
     return ApiClientRead.model_validate(_client(session, caller, id))
 
 
 @router.patch("/clients/{id}", response_model=ApiClientRead, responses=error_responses(NotFound))
-async def update_client(
+def update_client(
     caller: AdminCaller, session: DbSession, id: uuid.UUID, data: ApiClientUpdate
 ) -> ApiClientRead:
     """Rename or (de)activate a partner-system client."""

@@ -39,7 +39,7 @@ def _clash(exc: service.AppointmentClash, request: Request) -> JSONResponse:
 
 
 @router.get("", response_model=RecordPage[AppointmentRead])
-async def list_appointments(
+def list_appointments(
     gate: RecordsRead, participant_id: uuid.UUID, paging: Paging, include_cancelled: bool = True
 ) -> RecordPage[AppointmentRead]:
     """The participant's appointments the caller may see, latest first."""
@@ -52,7 +52,7 @@ async def list_appointments(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(Forbidden, Conflict, Unprocessable),
 )
-async def create_appointment(
+def create_appointment(
     gate: RecordsWrite,
     participant_id: uuid.UUID,
     data: AppointmentCreate,
@@ -73,7 +73,7 @@ async def create_appointment(
     response_model=AppointmentRead,
     responses=error_responses(Forbidden, Conflict, PreconditionFailed, Unprocessable),
 )
-async def update_appointment(
+def update_appointment(
     gate: RecordsWrite,
     participant_id: uuid.UUID,
     appointment_id: uuid.UUID,
@@ -96,7 +96,7 @@ async def update_appointment(
     response_model=RecordPage[AppointmentRead],
     responses=error_responses(Forbidden),
 )
-async def reminders_due(gate: RecordsRead, paging: Paging) -> RecordPage[AppointmentRead]:
+def reminders_due(gate: RecordsRead, paging: Paging) -> RecordPage[AppointmentRead]:
     """Appointments of the caller's organisation in the next 48 hours, not yet reminded."""
     return service.reminders_due(gate, paging)
 
@@ -106,6 +106,6 @@ async def reminders_due(gate: RecordsRead, paging: Paging) -> RecordPage[Appoint
     response_model=RecordPage[AppointmentRead],
     responses=error_responses(Forbidden),
 )
-async def missed_appointments(gate: RecordsRead, paging: Paging) -> RecordPage[AppointmentRead]:
+def missed_appointments(gate: RecordsRead, paging: Paging) -> RecordPage[AppointmentRead]:
     """Did-not-attend appointments of the caller's organisation without a follow-up."""
     return service.missed_without_follow_up(gate, paging)

@@ -75,7 +75,7 @@ def _check_throttle(key: str) -> None:
 
 
 @well_known.get("/.well-known/jwks.json", summary="Public signing keys (JWKS)")
-async def get_jwks() -> dict[str, Any]:
+def get_jwks() -> dict[str, Any]:
     """The public keys that verify Throughcare access tokens."""
     return jwks()
 
@@ -136,7 +136,7 @@ def create_token(
 
 
 @router.get("/me", response_model=Me, responses=error_responses(Unauthorized))
-async def read_me(caller: Annotated[Caller, Security(get_caller)]) -> Me:
+def read_me(caller: Annotated[Caller, Security(get_caller)]) -> Me:
     """Who the token is: organisation, role and scopes."""
     return Me(
         subject=caller.subject,

@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api/v1", tags=["break-glass"], responses=AUTH_ERRORS
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(NotFound, Forbidden, Unprocessable),
 )
-async def break_glass(
+def break_glass(
     gate: BreakGlassGate, participant_id: uuid.UUID, data: BreakGlassCreate
 ) -> BreakGlassRead:
     """Emergency access to named categories for a short time; audited and reviewed."""
@@ -32,7 +32,7 @@ async def break_glass(
 @router.get(
     "/break-glass", response_model=Page[BreakGlassRead], responses=error_responses(Forbidden)
 )
-async def break_glass_queue(
+def break_glass_queue(
     gate: AuditRead,
     paging: Paging,
     reviewed: Annotated[bool | None, Query(description="Filter by review state")] = None,
@@ -47,7 +47,7 @@ async def break_glass_queue(
     response_model=BreakGlassRead,
     responses=error_responses(NotFound, Forbidden, Conflict),
 )
-async def review_break_glass(
+def review_break_glass(
     gate: AuditRead, grant_id: uuid.UUID, data: BreakGlassReviewCreate
 ) -> BreakGlassRead:
     """Mark a break-glass access as justified or not justified."""

@@ -37,7 +37,7 @@ class HsdsPage(SQLModel):
 
 
 @router.get("", response_model=Page[ServiceRead])
-async def search_services(
+def search_services(
     caller: AnyCaller,
     session: DbSession,
     paging: Paging,
@@ -74,15 +74,13 @@ async def search_services(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(Forbidden, Unprocessable),
 )
-async def create_service(gate: DirectoryWrite, data: ServiceCreate) -> ServiceRead:
+def create_service(gate: DirectoryWrite, data: ServiceCreate) -> ServiceRead:
     """Add a directory entry (the provider's org admin, or a system admin)."""
     return service.create_service(gate, data)
 
 
 @router.get("/stale", response_model=Page[ServiceRead])
-async def stale_services(
-    caller: AnyCaller, session: DbSession, paging: Paging
-) -> Page[ServiceRead]:
+def stale_services(caller: AnyCaller, session: DbSession, paging: Paging) -> Page[ServiceRead]:
     """The caller's organisation's entries not verified within the configured period."""
     search = service.ServiceSearch(provider_org_id=caller.org_id, stale=True)
     items, cursor = service.search_services(session, search, paging, utcnow())
@@ -90,14 +88,14 @@ async def stale_services(
 
 
 @router.get("/export/hsds", response_model=HsdsPage)
-async def export_hsds(caller: AnyCaller, session: DbSession, paging: Paging) -> HsdsPage:
+def export_hsds(caller: AnyCaller, session: DbSession, paging: Paging) -> HsdsPage:
     """The active directory as Open Referral HSDS 3.0-shaped `service` objects."""
     items, cursor = service.search_services(session, service.ServiceSearch(), paging, utcnow())
     return HsdsPage(contents=[hsds_service(i) for i in items], next_cursor=cursor)
 
 
 @router.get("/{service_id}", response_model=ServiceRead, responses=error_responses(NotFound))
-async def read_service(caller: AnyCaller, session: DbSession, service_id: uuid.UUID) -> ServiceRead:
+def read_service(caller: AnyCaller, session: DbSession, service_id: uuid.UUID) -> ServiceRead:
     """One directory entry."""
     row = service.get_service(session, service_id)
     return service.service_views(session, [row], utcnow())[0]
@@ -108,9 +106,7 @@ async def read_service(caller: AnyCaller, session: DbSession, service_id: uuid.U
     response_model=ServiceRead,
     responses=error_responses(NotFound, Forbidden, Unprocessable),
 )
-async def update_service(
-    gate: DirectoryWrite, service_id: uuid.UUID, data: ServiceUpdate
-) -> ServiceRead:
+def update_service(gate: DirectoryWrite, service_id: uuid.UUID, data: ServiceUpdate) -> ServiceRead:
     """Change a directory entry; `"verified": true` marks it checked now."""
     row = service.get_service(gate.session, service_id)
     return service.update_service(gate, row, data)

@@ -20,7 +20,7 @@ NoticesGate = Annotated[SharingGate, gate_with()]
 
 
 @router.get("", response_model=Page[NoticeRead], responses=error_responses(Forbidden))
-async def list_notices(
+def list_notices(
     gate: NoticesGate,
     paging: Paging,
     unacknowledged: Annotated[bool, Query(description="Only those not yet acknowledged")] = False,
@@ -35,6 +35,6 @@ async def list_notices(
     response_model=NoticeRead,
     responses=error_responses(NotFound, Conflict, Forbidden),
 )
-async def acknowledge_notice(gate: NoticesGate, notice_id: uuid.UUID) -> NoticeRead:
+def acknowledge_notice(gate: NoticesGate, notice_id: uuid.UUID) -> NoticeRead:
     """Acknowledge a notice addressed to the caller's organisation."""
     return NoticeRead.model_validate(service.acknowledge_notice(gate, notice_id))

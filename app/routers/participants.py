@@ -68,7 +68,7 @@ def _problem(error: Conflict, instance: str) -> dict[str, Any]:
 
 
 @router.get("", response_model=Page[ParticipantRead], response_model_exclude_unset=True)
-async def list_participants(
+def list_participants(
     gate: ParticipantsRead, paging: Paging, phase: Phase | None = None
 ) -> JSONResponse:
     """Participants the caller's organisation has a relationship with (redacted).
@@ -88,7 +88,7 @@ async def list_participants(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(Conflict, Forbidden, Unprocessable),
 )
-async def register_participant(
+def register_participant(
     gate: ParticipantsWrite,
     data: ParticipantCreate,
     request: Request,
@@ -137,7 +137,7 @@ async def register_participant(
     response_model_exclude_unset=True,
     responses=error_responses(NotFound),
 )
-async def read_participant(gate: ParticipantsRead, participant_id: uuid.UUID) -> JSONResponse:
+def read_participant(gate: ParticipantsRead, participant_id: uuid.UUID) -> JSONResponse:
     """One participant, with the fields the caller may see and `withheld` for the rest."""
     # A read-only snapshot (one statement, no ORM identity map) has the attributes the
     # view reads; the redacted body is validated once, here, against the response model.
@@ -154,7 +154,7 @@ async def read_participant(gate: ParticipantsRead, participant_id: uuid.UUID) ->
         NotFound, Forbidden, Conflict, PreconditionFailed, PreconditionRequired, Unprocessable
     ),
 )
-async def update_participant(
+def update_participant(
     gate: ParticipantsWrite,
     participant_id: uuid.UUID,
     data: ParticipantUpdate,

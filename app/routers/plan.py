@@ -50,7 +50,7 @@ WRITE_ERRORS = error_responses(
 
 
 @router.get("", response_model=PlanRead)
-async def read_plan(gate: PlansRead, participant_id: uuid.UUID, response: Response) -> PlanRead:
+def read_plan(gate: PlansRead, participant_id: uuid.UUID, response: Response) -> PlanRead:
     """The current shared action plan; goals and steps the caller may not see are counted."""
     body = service.read_plan(gate, participant_id)
     # Over what the caller was shown: hidden goals and steps never move it.
@@ -59,7 +59,7 @@ async def read_plan(gate: PlansRead, participant_id: uuid.UUID, response: Respon
 
 
 @router.get("/workbook", response_model=WorkbookRead)
-async def read_workbook(gate: PlansRead, participant_id: uuid.UUID) -> WorkbookRead:
+def read_workbook(gate: PlansRead, participant_id: uuid.UUID) -> WorkbookRead:
     """The participant's workbook: their goals and the steps they own, by due date."""
     return service.workbook(gate, participant_id)
 
@@ -70,7 +70,7 @@ async def read_workbook(gate: PlansRead, participant_id: uuid.UUID) -> WorkbookR
     status_code=status.HTTP_201_CREATED,
     responses=WRITE_ERRORS,
 )
-async def create_goal(
+def create_goal(
     gate: PlansWrite, participant_id: uuid.UUID, data: GoalCreate, response: Response
 ) -> GoalRead:
     """Add a goal to the plan (the plan is created with its first goal)."""
@@ -80,7 +80,7 @@ async def create_goal(
 
 
 @router.patch("/goals/{goal_id}", response_model=GoalRead, responses=WRITE_ERRORS)
-async def update_goal(
+def update_goal(
     gate: PlansWrite,
     participant_id: uuid.UUID,
     goal_id: uuid.UUID,
@@ -100,7 +100,7 @@ async def update_goal(
     status_code=status.HTTP_201_CREATED,
     responses=WRITE_ERRORS,
 )
-async def create_action(
+def create_action(
     gate: PlansWrite, participant_id: uuid.UUID, data: ActionCreate, response: Response
 ) -> ActionRead:
     """Add a step towards a goal, with its owner, resource and due date."""
@@ -110,7 +110,7 @@ async def create_action(
 
 
 @router.patch("/actions/{action_id}", response_model=ActionRead, responses=WRITE_ERRORS)
-async def update_action(
+def update_action(
     gate: PlansWrite,
     participant_id: uuid.UUID,
     action_id: uuid.UUID,
@@ -125,7 +125,7 @@ async def update_action(
 
 
 @router.get("/reviews", response_model=RecordPage[ReviewRead])
-async def list_reviews(
+def list_reviews(
     gate: PlansRead, participant_id: uuid.UUID, paging: Paging
 ) -> RecordPage[ReviewRead]:
     """Reviews of the plan, newest first."""
@@ -138,15 +138,13 @@ async def list_reviews(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(Forbidden, Conflict, Unprocessable),
 )
-async def create_review(
-    gate: PlansWrite, participant_id: uuid.UUID, data: ReviewCreate
-) -> ReviewRead:
+def create_review(gate: PlansWrite, participant_id: uuid.UUID, data: ReviewCreate) -> ReviewRead:
     """Record a review meeting; it freezes the plan as the next version."""
     return reviews.create_review(gate, participant_id, data)
 
 
 @router.get("/versions/{version}", response_model=PlanVersionRead)
-async def read_plan_version(
+def read_plan_version(
     gate: PlansRead,
     participant_id: uuid.UUID,
     version: Annotated[int, Path(ge=1, le=1_000_000)],

@@ -19,7 +19,7 @@ router = APIRouter(
 
 
 @router.get("", response_model=Page[ProtocolRead])
-async def list_protocols(
+def list_protocols(
     caller: AnyCaller,
     session: DbSession,
     paging: Paging,
@@ -36,13 +36,13 @@ async def list_protocols(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(Forbidden),
 )
-async def create_protocol(gate: AdminGate, data: ProtocolWrite) -> ProtocolRead:
+def create_protocol(gate: AdminGate, data: ProtocolWrite) -> ProtocolRead:
     """Record a new information-sharing protocol (version 1)."""
     return ProtocolRead.model_validate(protocols.create_protocol(gate, data))
 
 
 @router.get("/{protocol_id}", response_model=ProtocolRead, responses=error_responses(NotFound))
-async def read_protocol(
+def read_protocol(
     caller: AnyCaller,
     session: DbSession,
     protocol_id: uuid.UUID,
@@ -57,8 +57,6 @@ async def read_protocol(
     response_model=ProtocolRead,
     responses=error_responses(NotFound, Forbidden, Conflict),
 )
-async def revise_protocol(
-    gate: AdminGate, protocol_id: uuid.UUID, data: ProtocolWrite
-) -> ProtocolRead:
+def revise_protocol(gate: AdminGate, protocol_id: uuid.UUID, data: ProtocolWrite) -> ProtocolRead:
     """Replace a protocol by a new version; the old one stays readable."""
     return ProtocolRead.model_validate(protocols.revise_protocol(gate, protocol_id, data))

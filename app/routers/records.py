@@ -21,7 +21,7 @@ router = APIRouter(
 
 
 @router.get("/alerts", response_model=RecordPage[RiskAlertRead])
-async def list_alerts(
+def list_alerts(
     gate: RecordsRead,
     participant_id: uuid.UUID,
     paging: Paging,
@@ -37,7 +37,7 @@ async def list_alerts(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(Forbidden, Unprocessable),
 )
-async def raise_alert(
+def raise_alert(
     gate: RecordsWrite, participant_id: uuid.UUID, data: RiskAlertCreate
 ) -> RiskAlertRead:
     """Raise a risk alert."""
@@ -49,7 +49,7 @@ async def raise_alert(
     response_model=RiskAlertRead,
     responses=error_responses(Forbidden, Conflict, Unprocessable),
 )
-async def close_alert(
+def close_alert(
     gate: RecordsWrite, participant_id: uuid.UUID, alert_id: uuid.UUID, data: RiskAlertClose
 ) -> RiskAlertRead:
     """Close an active risk alert, with the reason."""
@@ -57,7 +57,7 @@ async def close_alert(
 
 
 @router.get("/screenings", response_model=RecordPage[ScreeningRead])
-async def list_screenings(
+def list_screenings(
     gate: RecordsRead,
     participant_id: uuid.UUID,
     paging: Paging,
@@ -73,7 +73,7 @@ async def list_screenings(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(Forbidden, Unprocessable),
 )
-async def record_screening(
+def record_screening(
     gate: RecordsWrite, participant_id: uuid.UUID, data: ScreeningCreate
 ) -> ScreeningRead:
     """Record a screening from its item responses; the server scores it."""
@@ -81,7 +81,7 @@ async def record_screening(
 
 
 @router.get("/screenings/trend", response_model=ScreeningTrend)
-async def screening_trend(
+def screening_trend(
     gate: RecordsRead, participant_id: uuid.UUID, instrument: Instrument
 ) -> ScreeningTrend:
     """The series of totals for one instrument, oldest first."""

@@ -44,7 +44,7 @@ IdempotencyKey = Annotated[
 
 
 @router.get("", response_model=Page[ReferralRead], response_model_exclude_unset=True)
-async def list_referrals(
+def list_referrals(
     gate: ReferralsRead,
     paging: Paging,
     box: Box = Box.inbox,
@@ -70,7 +70,7 @@ async def list_referrals(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(NotFound, Forbidden, Conflict, PreconditionRequired, Unprocessable),
 )
-async def create_referral(
+def create_referral(
     gate: ReferralsWrite,
     data: ReferralCreate,
     request: Request,
@@ -116,9 +116,7 @@ async def create_referral(
     response_model_exclude_unset=True,
     responses=error_responses(NotFound),
 )
-async def read_referral(
-    gate: ReferralsRead, referral_id: uuid.UUID, response: Response
-) -> ReferralRead:
+def read_referral(gate: ReferralsRead, referral_id: uuid.UUID, response: Response) -> ReferralRead:
     """One referral with every transition (who, when), for either party."""
     referral, seen = service.find_referral(gate, referral_id)
     response.headers["ETag"] = etag_for("r", referral.version)
@@ -133,7 +131,7 @@ async def read_referral(
         NotFound, Forbidden, Conflict, PreconditionFailed, PreconditionRequired, Unprocessable
     ),
 )
-async def update_referral(
+def update_referral(
     gate: ReferralsWrite,
     referral_id: uuid.UUID,
     data: ReferralUpdate,
@@ -153,7 +151,7 @@ async def update_referral(
     response_model_exclude_unset=True,
     responses=error_responses(NotFound, Forbidden, Conflict, PreconditionFailed, Unprocessable),
 )
-async def act_on_referral(
+def act_on_referral(
     gate: ReferralsWrite,
     referral_id: uuid.UUID,
     action: ReferralAction,

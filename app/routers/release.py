@@ -20,16 +20,14 @@ router = APIRouter(prefix="/api/v1", tags=["release"], responses=AUTH_ERRORS)
     response_model=ReleaseReadiness,
     responses=error_responses(NotFound),
 )
-async def read_release_readiness(
-    gate: ParticipantsRead, participant_id: uuid.UUID
-) -> ReleaseReadiness:
+def read_release_readiness(gate: ParticipantsRead, participant_id: uuid.UUID) -> ReleaseReadiness:
     """The release checklist: each item met, not met, unknown (withheld) or not recorded."""
     participant = gate.participant(participant_id, resource="release_readiness")
     return release_readiness(gate, participant)
 
 
 @router.get("/caseload/releases", response_model=Page[UpcomingRelease])
-async def list_upcoming_releases(
+def list_upcoming_releases(
     gate: ParticipantsRead,
     paging: Paging,
     within_days: Annotated[int, Query(ge=0, le=365)] = 14,

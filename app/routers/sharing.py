@@ -64,9 +64,7 @@ class DisclosureEntry(BaseModel):
     response_model=list[CareTeamMemberRead],
     responses=error_responses(NotFound),
 )
-async def list_care_team(
-    gate: ParticipantsRead, participant_id: uuid.UUID
-) -> list[CareTeamMemberRead]:
+def list_care_team(gate: ParticipantsRead, participant_id: uuid.UUID) -> list[CareTeamMemberRead]:
     """The care team (memberships the caller may see, ended ones included)."""
     participant = gate.participant(participant_id, resource="care_team_member")
     return [
@@ -80,7 +78,7 @@ async def list_care_team(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(NotFound, Forbidden, Conflict, Unprocessable),
 )
-async def add_care_team_member(
+def add_care_team_member(
     gate: ParticipantsWrite, participant_id: uuid.UUID, data: CareTeamMemberCreate
 ) -> CareTeamMemberRead:
     """Add an organisation to the care team (lead organisation only)."""
@@ -93,7 +91,7 @@ async def add_care_team_member(
     response_model=CareTeamMemberRead,
     responses=error_responses(NotFound, Forbidden, Conflict),
 )
-async def end_care_team_membership(
+def end_care_team_membership(
     gate: ParticipantsWrite, participant_id: uuid.UUID, member_id: uuid.UUID
 ) -> CareTeamMemberRead:
     """End a care-team membership (kept in the history)."""
@@ -106,7 +104,7 @@ async def end_care_team_membership(
     response_model=list[ConsentRead],
     responses=error_responses(NotFound),
 )
-async def list_consents(gate: ConsentsRead, participant_id: uuid.UUID) -> list[ConsentRead]:
+def list_consents(gate: ConsentsRead, participant_id: uuid.UUID) -> list[ConsentRead]:
     """Every consent the participant has given, with its status (history kept)."""
     participant = gate.participant(participant_id, resource="consent")
     return [ConsentRead.model_validate(c) for c in consents.list_consents(gate, participant)]
@@ -118,7 +116,7 @@ async def list_consents(gate: ConsentsRead, participant_id: uuid.UUID) -> list[C
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(NotFound, Forbidden, Unprocessable),
 )
-async def record_consent(
+def record_consent(
     gate: ConsentsWrite, participant_id: uuid.UUID, data: ConsentCreate
 ) -> ConsentRead:
     """Record consent the participant gave (categories, recipients, purposes, method)."""
@@ -131,7 +129,7 @@ async def record_consent(
     response_model=ConsentRead,
     responses=error_responses(NotFound, Forbidden, Conflict),
 )
-async def withdraw_consent(
+def withdraw_consent(
     gate: ConsentsWrite, participant_id: uuid.UUID, consent_id: uuid.UUID, data: ConsentWithdraw
 ) -> ConsentRead:
     """Withdraw a consent; it stops applying from the very next request."""
@@ -146,7 +144,7 @@ async def withdraw_consent(
     response_model=AccessExplanation,
     responses=error_responses(NotFound),
 )
-async def explain_participant_access(
+def explain_participant_access(
     gate: ParticipantsRead,
     participant_id: uuid.UUID,
     category: Annotated[
@@ -168,7 +166,7 @@ async def explain_participant_access(
     response_model=Page[DisclosureEntry],
     responses=error_responses(NotFound, Forbidden),
 )
-async def read_disclosures(
+def read_disclosures(
     gate: AuditRead, participant_id: uuid.UUID, paging: Paging
 ) -> Page[DisclosureEntry]:
     """Who has seen the participant's information, under what basis, newest first."""

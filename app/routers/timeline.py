@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/v1/participants", tags=["timeline"], responses=A
     response_model=RecordPage[TimelineEntry],
     responses=error_responses(NotFound),
 )
-async def read_timeline(
+def read_timeline(
     gate: RecordsRead,
     participant_id: uuid.UUID,
     paging: Paging,

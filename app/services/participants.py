@@ -30,10 +30,10 @@ from app.sharing.categories import Category
 from app.sharing.fields import METADATA_FIELDS, categories_of
 from app.sharing.gate import SharingGate
 from app.sharing.visibility import (
+    caseload_page,
     find_visible_participant,
     is_current_lead,
     lead_org_ids,
-    visible_participants,
 )
 
 _IDENTIFIERS = ("nhs_number", "prison_number", "probation_crn")
@@ -222,10 +222,16 @@ def list_participants(
     `phase` is custody information: it matches only participants whose custody the caller
     may see (decided per row by the gate after SQL narrows by relationship and phase).
     """
-    stmt = visible_participants(gate.caller, gate.now)
-    keys = [Participant.created_at, Participant.id]
+    # Ordered by id: the one key every relationship index can walk in order from the
+    # organisation, so a page costs the same at any caseload size (see caseload_page).
+    keys = [Participant.id]
+    where = [] if phase is None else [col(Participant.phase) == phase]
+
+    def page(after: Any, fetch: int) -> Any:
+        return caseload_page(gate.caller, gate.now, keys, after, fetch, where)
+
     if phase is None:
-        rows, cursor = paginate(gate.session, stmt, keys, paging)
+        rows, cursor = paginate(gate.session, page, keys, paging)
     else:
 
         def custody_seen(batch: list[Participant]) -> list[Participant]:
@@ -234,8 +240,7 @@ def list_participants(
                 r for r in batch if gate.decide(r.id, Category.custody, r.source_org_id).allowed
             ]
 
-        stmt = stmt.where(Participant.phase == phase)
-        rows, cursor = paginate_kept(gate.session, stmt, keys, paging, custody_seen)
+        rows, cursor = paginate_kept(gate.session, page, keys, paging, custody_seen)
     gate.prefetch([r.id for r in rows], [r.source_org_id for r in rows])
     return [participant_view(gate, r, action="list") for r in rows], cursor
 

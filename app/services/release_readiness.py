@@ -14,6 +14,7 @@ are evidence, each read recorded through the gate.
 
 import uuid
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
@@ -32,7 +33,7 @@ from app.services.referrals import record_sight, referral_seen
 from app.sharing.categories import Category
 from app.sharing.decision import Deny
 from app.sharing.gate import SharingGate
-from app.sharing.visibility import ReferralSight, visible_participants
+from app.sharing.visibility import ReferralSight, caseload_page
 
 RESOURCE = "release_readiness"
 ACCEPTED = frozenset(
@@ -218,6 +219,18 @@ def release_readiness(gate: SharingGate, participant: Participant) -> ReleaseRea
     )
 
 
+RELEASE_KEYS: list[Any] = [Participant.expected_release_date, Participant.id]
+
+
+def release_window(today: date, within_days: int) -> list[Any]:
+    """Participants still in custody whose expected release falls within the window."""
+    return [
+        col(Participant.phase).in_([Phase.in_prison, Phase.pre_release]),
+        col(Participant.expected_release_date) >= today,
+        col(Participant.expected_release_date) <= today + timedelta(days=within_days),
+    ]
+
+
 def upcoming_releases(
     gate: SharingGate, within_days: int, paging: PageParams
 ) -> tuple[list[UpcomingRelease], str | None]:
@@ -229,11 +242,12 @@ def upcoming_releases(
     cursor hints that someone whose custody is withheld is due for release.
     """
     today = gate.now.date()
-    stmt = visible_participants(gate.caller, gate.now).where(
-        col(Participant.phase).in_([Phase.in_prison, Phase.pre_release]),
-        col(Participant.expected_release_date) >= today,
-        col(Participant.expected_release_date) <= today + timedelta(days=within_days),
-    )
+    keys = RELEASE_KEYS
+    where = release_window(today, within_days)
+
+    def page(after: Any, fetch: int) -> Any:
+        # From the organisation's relationships, never a walk of every participant.
+        return caseload_page(gate.caller, gate.now, keys, after, fetch, where)
 
     def custody_visible(rows: list[Participant]) -> list[Participant]:
         gate.prefetch([r.id for r in rows], [r.source_org_id for r in rows])
@@ -241,8 +255,8 @@ def upcoming_releases(
 
     rows, cursor = paginate_kept(
         gate.session,
-        stmt,
-        [Participant.expected_release_date, Participant.id],
+        page,
+        keys,
         paging,
         custody_visible,
     )

@@ -1,6 +1,6 @@
 """Typed access requirements: a SharingGate for a caller holding the named scopes."""
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Security
@@ -18,14 +18,16 @@ def gate_with(*scopes: Scope) -> Any:
     dependency commits, and a failed request's denials are written after its rollback.
     """
 
-    async def _gate(
+    def _gate(
         session: DbSession,
         caller: Annotated[Caller, Security(get_caller, scopes=[s.value for s in scopes])],
-    ) -> AsyncIterator[SharingGate]:
+    ) -> Iterator[SharingGate]:
+        # A sync generator: FastAPI runs the audit flush (database writes) in the thread
+        # pool, like the session's commit (docs/decisions/0001).
         with SharingGate(session, caller).auditing() as gate:
             yield gate
 
-    dependency: Callable[..., AsyncIterator[SharingGate]] = _gate
+    dependency: Callable[..., Iterator[SharingGate]] = _gate
     return Depends(dependency, scope="function")
 
 

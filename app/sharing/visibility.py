@@ -1,13 +1,24 @@
 """Visibility in SQL: which participants exist for a caller. Lists and detail reads use it."""
 
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, exists, false, or_
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    false,
+    or_,
+    union,
+)
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
 
@@ -47,6 +58,17 @@ def is_current_lead(
     return org_id in lead_org_ids(session, participant_id, now)
 
 
+def member_of(org: Any, now: Any) -> ColumnElement[bool]:
+    """Care-team rows that relate `org` to their participant: a membership in force."""
+    return and_(col(CareTeamMember.organisation_id) == org, membership_in_force(now))
+
+
+def referred_to(org: Any, open_statuses: Any = None) -> ColumnElement[bool]:
+    """Referral rows that relate `org` to their participant: open and addressed to it."""
+    statuses = open_statuses if open_statuses is not None else sorted(OPEN_FOR_RECIPIENT)
+    return and_(col(Referral.to_org_id) == org, col(Referral.status).in_(statuses))
+
+
 def related_to(
     participant_id: Any, source_org_id: Any, org: Any, now: Any, open_statuses: Any = None
 ) -> ColumnElement[bool]:
@@ -55,18 +77,11 @@ def related_to(
 
     Columns and values may be literals or bind parameters (the prepared statements below).
     """
-    statuses = open_statuses if open_statuses is not None else sorted(OPEN_FOR_RECIPIENT)
     return or_(
         source_org_id == org,
+        exists().where(col(CareTeamMember.participant_id) == participant_id, member_of(org, now)),
         exists().where(
-            col(CareTeamMember.participant_id) == participant_id,
-            col(CareTeamMember.organisation_id) == org,
-            membership_in_force(now),
-        ),
-        exists().where(
-            col(Referral.participant_id) == participant_id,
-            col(Referral.to_org_id) == org,
-            col(Referral.status).in_(statuses),
+            col(Referral.participant_id) == participant_id, referred_to(org, open_statuses)
         ),
     )
 
@@ -83,6 +98,60 @@ def visibility_clause(caller: Caller, now: datetime) -> ColumnElement[bool]:
 def visible_participants(caller: Caller, now: datetime) -> Any:
     """SELECT of the participants the caller may know exist (default deny)."""
     return select(Participant).where(visibility_clause(caller, now))
+
+
+def caseload_page(
+    caller: Caller,
+    now: datetime,
+    keys: Sequence[Any],
+    after: Callable[[Sequence[Any]], ColumnElement[bool] | None],
+    limit: int,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> Any:
+    """SELECT of the next `limit` visible participants in `keys` order, driven from the
+    caller's organisation's relationships (same rows as `visibility_clause`).
+
+    One branch per relationship (own records, memberships in force, open referrals to the
+    organisation), each walking an index that starts from the organisation and stopping
+    after `limit` rows past the cursor; the outer select orders at most 3 x `limit` rows.
+    So a page costs the same at any size of world or caseload when `keys` is the id, and
+    the organisation's relationships, never every participant, otherwise. `after(keys)`
+    is the keyset condition on the given key columns (None on the first page); the
+    caller applies the final ORDER BY and LIMIT.
+    """
+    if caller.is_participant:
+        stmt = visible_participants(caller, now).where(*where)
+        cond = after(keys)
+        return stmt if cond is None else stmt.where(cond)
+    org = caller.org_id
+    id_only = [k.key for k in keys] == ["id"] and not where
+    own = select(*keys).where(col(Participant.source_org_id) == org)
+    branches: list[tuple[Any, Sequence[Any]]] = [(own, keys)]
+    relationships: list[tuple[Any, Any, ColumnElement[bool]]] = [
+        (CareTeamMember, CareTeamMember.participant_id, member_of(org, now)),
+        (Referral, Referral.participant_id, referred_to(org)),
+    ]
+    for table, participant_id, related in relationships:
+        if id_only:
+            # Index-only walk of (organisation, participant_id, ...) in participant order.
+            rel_keys = [col(participant_id)]
+            stmt = select(col(participant_id).label("id")).where(related)
+        else:
+            rel_keys = list(keys)
+            stmt = select(*keys).join_from(
+                table, Participant, col(Participant.id) == participant_id
+            )
+            stmt = stmt.where(related)
+        branches.append((stmt, rel_keys))
+    parts = []
+    for stmt, branch_keys in branches:
+        cond = after(branch_keys)
+        if cond is not None:
+            stmt = stmt.where(cond)
+        stmt = stmt.where(*where).distinct().order_by(*branch_keys).limit(limit)
+        parts.append(core_select(stmt.subquery().c.id))
+    ids = union(*parts).subquery()
+    return select(Participant).where(col(Participant.id).in_(core_select(ids.c.id)))
 
 
 def visible_participant_ids(caller: Caller, now: datetime) -> Any:

@@ -145,3 +145,179 @@ def test_request_id_is_generated_when_missing_or_unsafe(client: TestClient) -> N
     unsafe = client.get("/healthz", headers={"X-Request-ID": "bad id\r\nX-Injected: 1"})
     assert re.fullmatch(r"[0-9a-f]{32}", unsafe.headers["x-request-id"])
     assert "x-injected" not in unsafe.headers
+
+
+def _serve_in_thread(app: Any) -> tuple[Any, int]:
+    """A real uvicorn server (the reset is uvicorn's doing, TestClient cannot show it)."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="off")
+    )
+    threading.Thread(target=server.run, daemon=True).start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.02)
+    return server, port
+
+
+def test_keep_alive_connection_survives_a_500() -> None:
+    """After a 500, the next request on the same connection was reset (no answer at all)."""
+    import http.client
+
+    app = create_app()
+
+    @app.get("/api/v1/explode")
+    def explode() -> None:
+        raise RuntimeError("synthetic failure")
+
+    server, port = _serve_in_thread(app)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        answers = []
+        for path in ("/api/v1/explode", "/healthz", "/api/v1/explode", "/healthz"):
+            conn.request("GET", path)
+            response = conn.getresponse()
+            response.read()
+            answers.append(response.status)
+        conn.close()
+    finally:
+        server.should_exit = True
+    assert answers == [500, 200, 500, 200]
+
+
+def test_database_locked_is_503_with_retry_after_not_500() -> None:
+    """SQLite 'database is locked' (two workers contending) was answered with a 500."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    app = create_app()
+
+    @app.get("/api/v1/locked")
+    def locked() -> None:
+        raise OperationalError(
+            "BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked")
+        )
+
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        response = test_client.get("/api/v1/locked")
+    body = _problem(response, 503)
+    assert body["database"] == "locked"
+    assert int(response.headers["retry-after"]) >= 1
+    assert "BEGIN" not in response.text
+
+
+def _write_through_session_app(engine: Any, monkeypatch: Any) -> Any:
+    """An app with one route writing through the request session, on `engine`."""
+    from sqlalchemy import text
+
+    from app.core import db
+    from app.core.db import DbSession
+
+    monkeypatch.setattr(db, "get_engine", lambda: engine)
+    app = create_app()
+
+    @app.post("/api/v1/write", status_code=201)
+    def write(session: DbSession) -> dict[str, int]:
+        session.execute(text("CREATE TABLE IF NOT EXISTS filler (blob TEXT)"))
+        for _ in range(50):
+            session.execute(text("INSERT INTO filler VALUES (:b)"), {"b": "x" * 4000})
+        return {"written": 50}
+
+    return app
+
+
+def _sqlite_copy(tmp_path: Any) -> Any:
+    import sqlite3
+
+    from app.core.db import get_engine
+    from tests.conftest import BACKEND
+
+    if BACKEND != "sqlite":
+        import pytest
+
+        pytest.skip("SQLite file states; PostgreSQL failures are in tests/durability")
+    source = sqlite3.connect(str(get_engine().url.database))
+    target = sqlite3.connect(tmp_path / "copy.db")
+    source.backup(target)
+    source.close()
+    target.close()
+    return tmp_path / "copy.db"
+
+
+def test_write_to_a_full_database_is_503(tmp_path: Any, monkeypatch: Any) -> None:
+    """SQLITE_FULL ('database or disk is full') on a write was a 500."""
+    import sqlite3
+
+    from sqlalchemy import create_engine, event
+
+    path = _sqlite_copy(tmp_path)
+    engine = create_engine(
+        "sqlite://", creator=lambda: sqlite3.connect(path, check_same_thread=False)
+    )
+
+    @event.listens_for(engine, "connect")
+    def _no_room(dbapi_connection: Any, _record: Any) -> None:
+        # The database may not grow by a page: what a full disk looks like to SQLite.
+        pages = dbapi_connection.execute("PRAGMA page_count").fetchone()[0]
+        dbapi_connection.execute(f"PRAGMA max_page_count={pages}")
+
+    app = _write_through_session_app(engine, monkeypatch)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        response = test_client.post("/api/v1/write")
+        after = test_client.get("/healthz")
+    body = _problem(response, 503)
+    assert body["database"] == "full"
+    assert response.headers["retry-after"]
+    assert after.status_code == 200
+
+
+def test_write_to_a_read_only_database_is_503(tmp_path: Any, monkeypatch: Any) -> None:
+    """'attempt to write a readonly database' was a 500."""
+    import sqlite3
+
+    from sqlalchemy import create_engine
+
+    path = _sqlite_copy(tmp_path)
+    engine = create_engine(
+        "sqlite://",
+        creator=lambda: sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False),
+    )
+    app = _write_through_session_app(engine, monkeypatch)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        response = test_client.post("/api/v1/write")
+    body = _problem(response, 503)
+    assert body["database"] == "read_only"
+
+
+def test_write_while_another_process_holds_the_lock_is_503(tmp_path: Any, monkeypatch: Any) -> None:
+    """A writer (another worker) holding SQLite's lock past busy_timeout gave a 500."""
+    import sqlite3
+
+    from app.core.db import make_engine
+
+    path = _sqlite_copy(tmp_path)
+    monkeypatch.setattr(get_settings(), "sqlite_busy_timeout_ms", 200)
+    engine = make_engine(f"sqlite:///{path}", service=True)
+    app = _write_through_session_app(engine, monkeypatch)
+    other_worker = sqlite3.connect(path, isolation_level=None)
+    other_worker.execute("BEGIN IMMEDIATE")
+    try:
+        with TestClient(app, raise_server_exceptions=False) as test_client:
+            response = test_client.post("/api/v1/write")
+    finally:
+        other_worker.rollback()
+        other_worker.close()
+        engine.dispose()
+    body = _problem(response, 503)
+    assert body["database"] == "locked"
+    assert response.headers["retry-after"]

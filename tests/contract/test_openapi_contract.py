@@ -134,6 +134,12 @@ def test_retry_after_is_documented_on_429() -> None:
     assert "Retry-After" in _op("post", "/api/v1/auth/token")["responses"]["429"]["headers"]
 
 
+def test_every_api_operation_documents_503_with_retry_after() -> None:
+    for method, path, op in OPERATIONS:
+        if path.startswith("/api/v1/") or path == "/readyz":
+            assert "Retry-After" in op["responses"]["503"]["headers"], f"{method} {path}"
+
+
 def test_referral_action_body_is_optional_and_not_nullable() -> None:
     body = _op("post", "/api/v1/referrals/{referral_id}/{action}")["requestBody"]
     assert body["required"] is False

@@ -1,0 +1,1 @@
+"""Durability, backup and database-fault tests against a real server process."""
