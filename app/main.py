@@ -7,12 +7,15 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.core.errors import document_problems, install_error_handlers
+from app.core.methods import FixedPathMethods
 from app.core.middleware import (
     BodySizeLimitMiddleware,
     RequestContextMiddleware,
     UnhandledErrorMiddleware,
 )
 from app.core.settings import Settings, get_settings
+from app.docs import install_docs
+from app.openapi_extras import finish_document, operation_id
 from app.routers import (
     admin,
     appointments,
@@ -30,6 +33,7 @@ from app.routers import (
     movements,
     notes,
     notices,
+    organisations,
     participants,
     plan,
     protocols,
@@ -54,12 +58,12 @@ consent, and recorded in a hash-chained disclosure log. Errors are RFC 9457
 """
 
 
-def _document_problem_responses(app: FastAPI) -> None:
+def _document_problem_responses(app: FastAPI, servers: list[str]) -> None:
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_problems(generate())
+            app.openapi_schema = finish_document(document_problems(generate()), app, servers)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -75,17 +79,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Throughcare API",
         version="1.0.0",
         description=API_DESCRIPTION,
-        docs_url="/docs" if settings.docs_enabled else None,
-        redoc_url="/redoc" if settings.docs_enabled else None,
+        docs_url=None,  # served with local assets by app.docs
+        redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
         lifespan=checkpoint_lifespan,  # signed audit checkpoints (decision 0005)
+        generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)
-    _document_problem_responses(app)
+    if settings.docs_enabled:
+        install_docs(app, "/openapi.json")
+    _document_problem_responses(app, settings.openapi_servers)
     for module in (
         health,
         auth,
         admin,
+        organisations,
         participants,
         sharing,
         protocols,
@@ -114,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(appointments.worklists)
     app.include_router(auth.well_known)
+    app.add_middleware(FixedPathMethods, application=app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

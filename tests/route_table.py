@@ -64,6 +64,10 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/admin/clients"): ADMIN,
     ("GET", "/api/v1/admin/clients/{id}"): ADMIN,
     ("PATCH", "/api/v1/admin/clients/{id}"): ADMIN,
+    # organisations directory
+    ("GET", "/api/v1/organisations"): _e(
+        "authenticated", "no", note="organisation names and kinds, not personal data"
+    ),
     # sharing protocols
     ("GET", "/api/v1/sharing/protocols"): PROTOCOLS,
     ("POST", "/api/v1/sharing/protocols"): _e("admin", "no", "admin"),
@@ -211,5 +215,5 @@ ROUTES: dict[tuple[str, str], Entry] = {
 # Routes that are not API operations (FastAPI's own documentation pages), exposed only
 # when docs are enabled. Anything else that is not an APIRoute fails the test.
 NON_API_ROUTES: frozenset[str] = frozenset(
-    {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/docs-assets"}
 )

@@ -275,8 +275,19 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) and exc.status_code != 404 else None
         if exc.status_code == 404:
             detail = "No such resource."
+        headers = dict(exc.headers or {})
+        instance = None
+        if exc.status_code == 405:
+            # Starlette names only the first matching route's methods.
+            from app.core.methods import allowed_methods
+
+            allow, template = allowed_methods(request.app.routes, request.scope["path"])
+            headers["Allow"] = ", ".join(allow)
+            detail = f"This path takes {', '.join(allow)}."
+            # Name the template, not the path: a mistyped id may be personal data.
+            instance = template or "<unmatched>"
         return problem_response(
-            exc.status_code, title, slug, request, detail, headers=dict(exc.headers or {})
+            exc.status_code, title, slug, request, detail, headers=headers, instance=instance
         )
 
     @app.exception_handler(SQLAlchemyError)

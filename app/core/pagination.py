@@ -76,6 +76,8 @@ def _coerce(column: Any, value: Any) -> Any:
         python_type = column.type.python_type
     except NotImplementedError:
         python_type = type(value)
+    if python_type is object:  # SQLModel's AutoString (str fields) names no Python type
+        python_type = str
     if isinstance(value, dict | list) or (isinstance(value, str) and "\x00" in value):
         raise InvalidCursor("The cursor is not valid.")
     try:

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     oidc_jwks_cache_seconds: int = 300
     cors_origins: list[str] = []
     docs_enabled: bool = True
+    # The base URLs the OpenAPI document names (`servers`), for generated clients.
+    openapi_servers: list[str] = ["http://127.0.0.1:8000"]
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_page_size: int = Field(default=100, ge=1, le=1000)
     default_page_size: int = Field(default=25, ge=1, le=1000)

@@ -8,6 +8,7 @@ from sqlalchemy import JSON, BigInteger, Column, SmallInteger
 from sqlmodel import Field, SQLModel
 
 from app.models.base import UTCDateTime, utcnow
+from app.sharing.categories import Purpose
 
 
 class AccessEvent(SQLModel, table=True):
@@ -61,7 +62,7 @@ class AccessEventRead(SQLModel):
     categories: list[str]
     withheld: list[dict[str, Any]]
     basis: list[dict[str, Any]]
-    purpose: str
+    purpose: Purpose
     request_id: str
     outcome: str
     prev_hash: str

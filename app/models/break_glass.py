@@ -64,7 +64,7 @@ class BreakGlassRead(SQLModel):
     actor_org_id: uuid.UUID
     reason_code: BreakGlassReason
     justification: str
-    categories: list[str]
+    categories: list[Category]
     granted_at: datetime
     expires_at: datetime
     reviewed_by: str | None

@@ -164,7 +164,7 @@ class ServiceRead(ServiceFields):
     id: uuid.UUID
     provider_org_id: uuid.UUID
     provider_name: str | None = None
-    categories: list[str]
+    categories: list[ServiceCategory]
     exclusions: list[str]
     criminal_record_exclusions: list[str]
     opening_hours: list[OpeningHours]

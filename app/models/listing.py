@@ -5,6 +5,7 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel
 
 from app.core.pagination import Page
+from app.sharing.categories import Category
 
 T = TypeVar("T")
 
@@ -12,7 +13,7 @@ T = TypeVar("T")
 class WithheldCountRead(BaseModel):
     """Records of one category left out of a response, how many, and why."""
 
-    category: str
+    category: Category
     reason: str
     count: int
 

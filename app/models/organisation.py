@@ -157,3 +157,14 @@ class ApiClientCreated(ApiClientRead):
     """Returned once, at creation: the only time the secret is shown."""
 
     client_secret: str
+
+
+class OrganisationDirectoryEntry(SQLModel):
+    """A partner organisation as any authenticated caller sees it (not personal data)."""
+
+    id: uuid.UUID = Field(description="The organisation's id: the `to_org_id` of a referral.")
+    name: str = Field(description="The organisation's name.")
+    kind: OrgKind = Field(description="What kind of organisation it is.")
+    accepts_referrals: bool = Field(
+        description="Whether referrals can be sent to it through Throughcare (it is active)."
+    )

@@ -10,6 +10,7 @@ from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from app.models.base import InputModel, UTCDateTime, enum_type, new_id, utcnow
+from app.sharing.categories import Category
 
 
 class Phase(StrEnum):
@@ -141,7 +142,7 @@ class Participant(ParticipantFields, table=True):
 class Withheld(SQLModel):
     """A category left out of a response, and why."""
 
-    category: str
+    category: Category
     reason: str
 
 

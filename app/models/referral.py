@@ -183,7 +183,7 @@ class ReferralRead(SQLModel):
     service_id: uuid.UUID | None = None
     reason: str | None = None
     urgency: Urgency | None = None
-    categories: list[str] | None = None
+    categories: list[Category] | None = None
     requested_by_date: date | None = None
     status: ReferralStatus
     decline_reason: str | None = None

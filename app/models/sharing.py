@@ -3,6 +3,7 @@
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import field_validator, model_validator
 from sqlalchemy import JSON, Column, UniqueConstraint
@@ -80,8 +81,8 @@ class SharingProtocol(ProtocolBase, table=True):
 
 
 class ProtocolRead(ProtocolBase):
-    categories: list[str]
-    purposes: list[str]
+    categories: list[Category]
+    purposes: list[Purpose]
     protocol_id: uuid.UUID
     version: int
     is_current: bool
@@ -149,10 +150,10 @@ class ConsentRead(SQLModel):
     id: uuid.UUID
     participant_id: uuid.UUID
     source_org_id: uuid.UUID
-    categories: list[str]
+    categories: list[Category]
     recipient_org_ids: list[str]
-    recipient_org_kinds: list[str]
-    purposes: list[str]
+    recipient_org_kinds: list[OrgKind]
+    purposes: list[Purpose]
     method: ConsentMethod
     evidence_ref: str | None
     notes: str | None
@@ -161,4 +162,4 @@ class ConsentRead(SQLModel):
     expires_at: datetime | None
     withdrawn_at: datetime | None
     withdrawal_reason: str | None
-    status: str
+    status: Literal["active", "withdrawn", "expired", "pending"]

@@ -5,11 +5,13 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from app.sharing.categories import Category
+
 
 class TimelineEntry(BaseModel):
     kind: str
     id: uuid.UUID
     at: datetime
-    category: str
+    category: Category
     source_org_id: uuid.UUID
     summary: str

@@ -3,7 +3,7 @@
 import base64
 import binascii
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Header, Security
 from pydantic import BaseModel
@@ -15,6 +15,7 @@ from app.auth.throttle import throttle
 from app.core.db import DbSession
 from app.core.errors import AppError, TooManyRequests, Unauthorized, error_responses
 from app.core.settings import get_settings
+from app.models.organisation import OrgKind, Role
 from app.services.accounts import authenticate_client, authenticate_user
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
@@ -46,8 +47,9 @@ class Me(BaseModel):
     subject: str
     token_type: str
     organisation_id: uuid.UUID
-    organisation_kind: str
-    role: str
+    organisation_kind: OrgKind
+    # A partner system's token carries the role `partner_system` (app/auth/issue.py).
+    role: Role | Literal["partner_system"]
     scopes: list[str]
     participant_id: uuid.UUID | None
 

@@ -6,6 +6,7 @@ taxonomies; categories are `attributes` under `throughcare-service-category`; op
 hours are weekly `schedules` (RFC 5545 `byday`); `last_verified_at` is `assured_date`.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 from app.models.directory import ServiceRead
@@ -21,7 +22,7 @@ _BYDAY = {
 }
 
 
-def _attributes(taxonomy: str, terms: list[str]) -> list[dict[str, Any]]:
+def _attributes(taxonomy: str, terms: Sequence[str]) -> list[dict[str, Any]]:
     return [
         {"taxonomy_term": {"code": term, "name": term.replace("_", " "), "taxonomy": taxonomy}}
         for term in terms

@@ -212,7 +212,9 @@ def release_readiness(gate: SharingGate, participant: Participant) -> ReleaseRea
         items=items,
         open_items=[i.key for i in items if i.status != ReadinessStatus.met],
         withheld=(
-            [Withheld(category="custody", reason=custody_withheld)] if custody_withheld else []
+            [Withheld(category=Category.custody, reason=custody_withheld)]
+            if custody_withheld
+            else []
         ),
     )
 
