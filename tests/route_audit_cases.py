@@ -23,9 +23,6 @@ from tests.route_world import RouteWorld
 Kind = Literal["allowed", "refused"]
 Expected = dict[uuid.UUID, str]
 
-HOLE_403 = "issue 8 hole 6: a 403 refused by rule writes no access event"
-HOLE_PATCH = "issue 8 hole 6: a PATCH refused by rule writes no access event"
-
 
 @dataclass
 class Call:
