@@ -95,6 +95,10 @@ def test_backup_refuses_to_overwrite_and_restore_rejects_a_non_backup(tmp_path: 
         assert bad.returncode != 0
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="depends on WAL checkpoint timing: a demonstration, not a product check",
+)
 def test_plain_copy_without_the_wal_loses_committed_rows(tmp_path: Path) -> None:
     """Why the backup command exists: copying the SQLite file alone drops recent commits."""
     if BACKEND != "sqlite":
