@@ -16,7 +16,13 @@ from app.models.directory import Service, ServiceHours, Setting
 from app.models.notice import Notice
 from app.models.organisation import Organisation, OrgKind, User
 from app.models.participant import CareRole, CareTeamMember, Participant
-from app.models.referral import Referral, ReferralStatus, ReferralTransition, Urgency
+from app.models.referral import (
+    ReasonCode,
+    Referral,
+    ReferralStatus,
+    ReferralTransition,
+    Urgency,
+)
 
 WEEKDAYS = range(5)
 EVERY_DAY = range(7)
@@ -117,6 +123,10 @@ REFERRALS: list[tuple[OrgKind, str | None, Urgency, list[ReferralStatus], list[s
      [ReferralStatus.submitted, ReferralStatus.withdrawn], ["identity"]),
 ]  # fmt: skip
 
+_CODES = {
+    ReferralStatus.declined: ReasonCode.no_capacity,
+    ReferralStatus.withdrawn: ReasonCode.needs_met_elsewhere,
+}
 _NOTES = {
     ReferralStatus.declined: "Not taking new referrals until next month (synthetic).",
     ReferralStatus.completed: "Engaged with recovery worker for six weeks (synthetic).",
@@ -164,7 +174,8 @@ def _add_referral(
         session.add(
             ReferralTransition(
                 referral_id=referral.id, from_status=previous, to_status=status,
-                actor=_actor(users, org), actor_org_id=org.id, note=_NOTES.get(status), at=at,
+                actor=_actor(users, org), actor_org_id=org.id, note=_NOTES.get(status),
+                reason_code=_CODES.get(status), at=at,
             )
         )  # fmt: skip
         if status == ReferralStatus.submitted:
@@ -190,6 +201,8 @@ def _add_referral(
         referral.version = step + 1
         referral.updated_at = at
     referral.decline_reason = _NOTES[ReferralStatus.declined] if previous == "declined" else None
+    referral.decline_code = _CODES[ReferralStatus.declined] if previous == "declined" else None
+    referral.withdraw_code = _CODES[ReferralStatus.withdrawn] if previous == "withdrawn" else None
     referral.outcome = _NOTES[ReferralStatus.completed] if previous == "completed" else None
     session.add(referral)
 

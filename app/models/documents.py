@@ -1,4 +1,4 @@
-"""Documents: files attached to case notes, each in one data category, stored in the database.
+"""Documents: files attached to case notes or referrals, each in one data category, in the DB.
 
 The bytes live in their own table so lists and metadata reads never load them. The type
 is what the content is (sniffed from its first bytes), not what the name or the client's
@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, LargeBinary
+from sqlalchemy import CheckConstraint, Column, LargeBinary
 from sqlmodel import Field, SQLModel
 
 from app.models.base import UTCDateTime, enum_type, new_id, utcnow
@@ -31,10 +31,17 @@ class ScanStatus(StrEnum):
 
 class Document(SQLModel, table=True):
     __tablename__ = "documents"
+    # Attached to exactly one case note or one referral.
+    __table_args__ = (
+        CheckConstraint(
+            "(note_id IS NULL) <> (referral_id IS NULL)", name="ck_documents_one_parent"
+        ),
+    )
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     participant_id: uuid.UUID = Field(foreign_key="participants.id", index=True)
     source_org_id: uuid.UUID = Field(foreign_key="organisations.id")
-    note_id: uuid.UUID = Field(foreign_key="case_notes.id", index=True)
+    note_id: uuid.UUID | None = Field(default=None, foreign_key="case_notes.id", index=True)
+    referral_id: uuid.UUID | None = Field(default=None, foreign_key="referrals.id", index=True)
     category: Category = Field(sa_type=enum_type(Category))
     filename: str = Field(max_length=200)
     media_type: MediaType = Field(sa_type=enum_type(MediaType))
@@ -56,7 +63,10 @@ class DocumentRead(SQLModel):
     id: uuid.UUID
     participant_id: uuid.UUID
     source_org_id: uuid.UUID
-    note_id: uuid.UUID
+    note_id: uuid.UUID | None = Field(description="The case note it is attached to, or null.")
+    referral_id: uuid.UUID | None = Field(
+        default=None, description="The referral it is attached to, or null."
+    )
     category: Category
     filename: str
     media_type: MediaType

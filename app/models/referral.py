@@ -3,6 +3,7 @@
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import field_validator, model_validator
 from sqlalchemy import JSON, Column, Index
@@ -17,6 +18,7 @@ from app.models.base import (
     utcnow,
 )
 from app.models.participant import Withheld
+from app.models.referral_milestones import MilestoneRead
 from app.sharing.categories import Category
 
 
@@ -34,6 +36,55 @@ class Urgency(StrEnum):
     routine = "routine"
     soon = "soon"
     urgent = "urgent"
+
+
+class ReasonCode(StrEnum):
+    """Why a referral was declined or withdrawn, coded so that it can be counted.
+
+    Decline (the recipient): `not_eligible` (outside the service's criteria),
+    `no_capacity` (no capacity now, or a waiting list too long to help),
+    `declined_by_person` (the person did not want the service), `risk_cannot_be_managed`
+    (the service cannot manage the risk safely), `duplicate` (already referred or known),
+    `moved_out_of_area`, `other`. Withdraw (the referrer): `declined_by_person`,
+    `needs_met_elsewhere`, `moved_out_of_area`, `returned_to_custody` (recalled or
+    remanded), `duplicate`, `referred_in_error`, `other`. Rows from before the codes count
+    as `other`; the free text stays beside the code.
+    """
+
+    not_eligible = "not_eligible"
+    no_capacity = "no_capacity"
+    declined_by_person = "declined_by_person"
+    risk_cannot_be_managed = "risk_cannot_be_managed"
+    duplicate = "duplicate"
+    moved_out_of_area = "moved_out_of_area"
+    needs_met_elsewhere = "needs_met_elsewhere"
+    returned_to_custody = "returned_to_custody"
+    referred_in_error = "referred_in_error"
+    other = "other"
+
+
+DECLINE_CODES = frozenset(
+    {
+        ReasonCode.not_eligible,
+        ReasonCode.no_capacity,
+        ReasonCode.declined_by_person,
+        ReasonCode.risk_cannot_be_managed,
+        ReasonCode.duplicate,
+        ReasonCode.moved_out_of_area,
+        ReasonCode.other,
+    }
+)
+WITHDRAW_CODES = frozenset(
+    {
+        ReasonCode.declined_by_person,
+        ReasonCode.needs_met_elsewhere,
+        ReasonCode.moved_out_of_area,
+        ReasonCode.returned_to_custody,
+        ReasonCode.duplicate,
+        ReasonCode.referred_in_error,
+        ReasonCode.other,
+    }
+)
 
 
 # Statuses in which the recipient has a (referral-only) legitimate relationship.
@@ -74,6 +125,9 @@ class Referral(SQLModel, table=True):
     requested_by_date: date | None = None
     status: ReferralStatus = Field(sa_type=enum_type(ReferralStatus), index=True)
     decline_reason: str | None = Field(default=None, max_length=4000)
+    decline_code: ReasonCode | None = Field(default=None, sa_type=enum_type(ReasonCode))
+    withdraw_code: ReasonCode | None = Field(default=None, sa_type=enum_type(ReasonCode))
+    withdraw_reason: str | None = Field(default=None, max_length=4000)
     outcome: str | None = Field(default=None, max_length=4000)
     created_by: str = Field(max_length=120)
     submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -91,6 +145,25 @@ class ReferralTransition(SQLModel, table=True):
     actor: str = Field(max_length=120)
     actor_org_id: uuid.UUID = Field(foreign_key="organisations.id")
     note: str | None = Field(default=None, max_length=4000)
+    reason_code: ReasonCode | None = Field(default=None, sa_type=enum_type(ReasonCode))
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ReferralAmendment(SQLModel, table=True):
+    """One changed field of an amendment to a submitted or accepted referral: the change
+    log (what, old and new value, who, when, why). One amendment writes one row per field,
+    all with the referral version it made."""
+
+    __tablename__ = "referral_amendments"
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    referral_id: uuid.UUID = Field(foreign_key="referrals.id", index=True)
+    version: int
+    field: str = Field(max_length=40)
+    old_value: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    new_value: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    actor: str = Field(max_length=120)
+    actor_org_id: uuid.UUID = Field(foreign_key="organisations.id")
+    reason: str = Field(max_length=1000)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -146,12 +219,20 @@ class ReferralCreate(_Categories, InputModel):
 
 
 class ReferralUpdate(_Categories, InputModel):
-    """Changes to a draft (only drafts change; after submission use the actions)."""
+    """Changes to a draft, or an amendment of a submitted, accepted or in-progress referral
+    (then `change_reason` is required and each changed field is logged with its old and new
+    value; added categories are checked with the sharing decision first)."""
 
     reason: str | None = Field(default=None, min_length=3, max_length=4000)
     urgency: Urgency | None = None
     categories: list[Category] | None = Field(default=None, min_length=1, max_length=ENUM_LIST_MAX)
     requested_by_date: date | None = None
+    change_reason: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=1000,
+        description="Why the referral is amended; required once it has been submitted.",
+    )
 
 
 class ReferralActionBody(InputModel):
@@ -159,6 +240,11 @@ class ReferralActionBody(InputModel):
 
     note: str | None = Field(default=None, max_length=4000)
     reason: str | None = Field(default=None, min_length=3, max_length=4000)
+    reason_code: ReasonCode | None = Field(
+        default=None,
+        description="Coded reason of a decline or withdrawal (see ReasonCode for which codes "
+        "each takes); without one the reason counts as `other`, which needs `reason`.",
+    )
     outcome: str | None = Field(default=None, min_length=3, max_length=4000)
 
 
@@ -168,7 +254,25 @@ class ReferralTransitionRead(SQLModel):
     actor: str
     actor_org_id: uuid.UUID
     note: str | None
+    reason_code: ReasonCode | None = Field(
+        default=None, description="The coded reason of a decline or withdrawal."
+    )
     at: datetime
+
+
+class ReferralAmendmentRead(SQLModel):
+    """One field changed by an amendment after submission, with who, when and why."""
+
+    version: int = Field(description="The referral version the amendment made.")
+    field: str = Field(
+        description="The changed field: reason, urgency, requested_by_date or categories."
+    )
+    old_value: Any = Field(default=None, description="The value before the amendment.")
+    new_value: Any = Field(default=None, description="The value after the amendment.")
+    actor: str = Field(description="Who amended it.")
+    actor_org_id: uuid.UUID = Field(description="The amending (referring) organisation.")
+    reason: str = Field(description="Why it was amended.")
+    at: datetime = Field(description="When it was amended.")
 
 
 class ReferralRead(SQLModel):
@@ -187,6 +291,15 @@ class ReferralRead(SQLModel):
     requested_by_date: date | None = None
     status: ReferralStatus
     decline_reason: str | None = None
+    decline_code: ReasonCode | None = Field(
+        default=None, description="Coded reason of a decline (`other` for older free text)."
+    )
+    withdraw_code: ReasonCode | None = Field(
+        default=None, description="Coded reason of a withdrawal (`other` for older rows)."
+    )
+    withdraw_reason: str | None = Field(
+        default=None, description="Free text beside the withdrawal code."
+    )
     outcome: str | None = None
     created_by: str | None = None
     submitted_at: datetime | None = None
@@ -195,6 +308,15 @@ class ReferralRead(SQLModel):
     created_at: datetime
     updated_at: datetime
     transitions: list[ReferralTransitionRead] = []
+    amendments: list[ReferralAmendmentRead] = Field(
+        default=[],
+        description="The change log of amendments after submission, oldest first.",
+    )
+    milestones: list[MilestoneRead] = Field(
+        default=[],
+        description="Milestones the recipient recorded (first contact, attended, ...), "
+        "oldest first.",
+    )
     withheld: list[Withheld] = []
 
 

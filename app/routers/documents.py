@@ -1,4 +1,4 @@
-"""Documents attached to case notes: upload (streamed, size-limited), list, download."""
+"""Documents on case notes and referrals: upload (streamed, size-limited), list, download."""
 
 import hashlib
 import uuid
@@ -71,7 +71,7 @@ def _filename(content_disposition: str | None) -> str | None:
     status_code=status.HTTP_201_CREATED,
     operation_id="uploadDocument",
     responses={
-        **error_responses(Forbidden, PayloadTooLarge, Unprocessable),
+        **error_responses(Forbidden, Conflict, PayloadTooLarge, Unprocessable),
         415: {"description": "The content is not an allowed type, or its name claims another."},
     },
     openapi_extra={
@@ -87,7 +87,12 @@ def upload_document(
     gate: RecordsWrite,
     participant_id: uuid.UUID,
     upload: Annotated[Upload, Depends(streamed_body)],
-    note_id: uuid.UUID,
+    note_id: Annotated[
+        uuid.UUID | None, Query(description="The case note to attach the file to.")
+    ] = None,
+    referral_id: Annotated[
+        uuid.UUID | None, Query(description="The referral to attach the file to (or note_id).")
+    ] = None,
     category: Category | None = None,
     content_disposition: Annotated[
         str | None,
@@ -98,11 +103,14 @@ def upload_document(
         ),
     ] = None,
 ) -> DocumentRead:
-    """Attach a file to a case note (raw body): PDF, PNG, JPEG or plain text, by content."""
+    """Attach a file to a case note or a referral (raw body; exactly one of `note_id` and
+    `referral_id`): PDF, PNG, JPEG or plain text, by content. A referral's file is attached
+    by either party while it is open, in `referrals` (the default) or a category attached to
+    the referral."""
     document = documents.upload(
         gate,
         participant_id,
-        note_id,
+        (note_id, referral_id),
         category,
         _filename(content_disposition),
         upload.content,
@@ -116,10 +124,14 @@ def list_documents(
     gate: RecordsRead,
     participant_id: uuid.UUID,
     paging: Paging,
-    note_id: Annotated[uuid.UUID | None, Query()] = None,
+    note_id: Annotated[uuid.UUID | None, Query(description="Only this note's files.")] = None,
+    referral_id: Annotated[
+        uuid.UUID | None, Query(description="Only this referral's files.")
+    ] = None,
 ) -> RecordPage[DocumentRead]:
-    """Documents the caller may see (their category and their note's), newest first."""
-    return documents.list_documents(gate, participant_id, paging, note_id)
+    """Documents the caller may see (their category, and their note's category or their
+    referral), newest first."""
+    return documents.list_documents(gate, participant_id, paging, note_id, referral_id)
 
 
 @router.get(

@@ -138,9 +138,16 @@ def update_referral(
     response: Response,
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
 ) -> ReferralRead:
-    """Change a draft referral (If-Match required: 428 without it, 412 when stale)."""
+    """Change a draft, or amend a submitted, accepted or in-progress referral (If-Match
+    required: 428 without it, 412 when stale).
+
+    An amendment needs `change_reason`; each changed field goes into the referral's
+    `amendments` log (old and new value, who, when, why), and the recipient gets a notice.
+    Added categories are checked with the sharing decision: one the recipient may not
+    receive refuses the whole amendment (422 listing the refusals) and nothing changes.
+    """
     referral, _ = service.find_referral(gate, referral_id, action="update", for_update=True)
-    body = service.update_draft(gate, referral, data, if_match)
+    body = service.update_referral(gate, referral, data, if_match)
     response.headers["ETag"] = etag_for("r", referral.version)
     return ReferralRead.model_validate(body)
 

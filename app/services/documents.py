@@ -1,8 +1,16 @@
-"""Documents attached to case notes: uploaded by the note's organisation, read through the gate.
+"""Documents attached to case notes or referrals, read through the gate.
 
 A document is a record of its uploading organisation in the category chosen for it; it is
-shown only to a caller who may see both that category and the note it is attached to (a
-document must not be a way round the note's category). Downloads are audited reads.
+shown only to a caller who may see both that category and the record it is attached to (a
+document must not be a way round the note's category or the referral's visibility): for a
+note, the note's category from the note's organisation; for a referral, the full view of
+the referral (app/sharing/visibility.py: its parties, or the sharing decision for
+`referrals`). Downloads are audited reads.
+
+A note's files are attached by the note's organisation. A referral's files (a referral
+letter, licence conditions) are attached by either party while the referral is open, in
+`referrals` or in one of the categories attached to the referral (those are what its
+recipient may receive).
 """
 
 import uuid
@@ -12,19 +20,30 @@ from sqlalchemy import and_, false, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from app.core.errors import AppError, Conflict, NotFound
+from app.core.errors import AppError, Conflict, NotFound, Unprocessable
 from app.core.pagination import PageParams, paginate
 from app.core.settings import get_settings
 from app.models.documents import Document, DocumentContent, DocumentRead, ScanStatus
 from app.models.listing import RecordPage, WithheldCountRead
 from app.models.notes import CaseNote
+from app.models.referral import Referral, ReferralStatus
 from app.services import clamav
 from app.services.document_types import safe_filename, sniff
+from app.services.referrals import record_sight, referral_seen
 from app.sharing import policy
 from app.sharing.categories import Category
 from app.sharing.gate import SharingGate
+from app.sharing.visibility import ReferralSight
 
 RESOURCE = "document"
+OPEN_REFERRAL = frozenset(
+    {
+        ReferralStatus.draft,
+        ReferralStatus.submitted,
+        ReferralStatus.accepted,
+        ReferralStatus.in_progress,
+    }
+)
 
 
 class UnsupportedMediaType(AppError):
@@ -56,6 +75,65 @@ def _note(
     return note
 
 
+def _referral(
+    gate: SharingGate,
+    participant_id: uuid.UUID,
+    referral_id: uuid.UUID,
+    action: str,
+    resource_id: uuid.UUID | None = None,
+) -> Referral:
+    """The referral a document hangs on, if the caller has its full view (404 otherwise,
+    with a denial row); the sight is recorded like a referral read."""
+    referral = gate.session.exec(
+        select(Referral).where(
+            Referral.id == referral_id, Referral.participant_id == participant_id
+        )
+    ).first()
+    seen = None if referral is None else referral_seen(gate, referral)
+    if referral is None or seen is None or seen.sight != ReferralSight.full:
+        reason = "no_such_record" if referral is None else "not_visible"
+        gate.deny(
+            participant_id, action, RESOURCE, reason, resource_id=str(resource_id or referral_id)
+        )
+        raise NotFound("No such record.")
+    record_sight(
+        gate,
+        referral,
+        seen,
+        action=action,
+        record_id=True,
+        resource=RESOURCE,
+        resource_id=str(resource_id or referral.id),
+    )
+    return referral
+
+
+def _visible_referrals(
+    gate: SharingGate, referral_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, Referral]:
+    """Of these referrals, those the caller has the full view of (nothing recorded)."""
+    if not referral_ids:
+        return {}
+    rows = gate.session.exec(select(Referral).where(col(Referral.id).in_(referral_ids))).all()
+    visible = {}
+    for referral in rows:
+        seen = referral_seen(gate, referral)
+        if seen is not None and seen.sight == ReferralSight.full:
+            visible[referral.id] = referral
+    return visible
+
+
+def _covered_by_referral(gate: SharingGate, referral: Referral, category: Category) -> bool:
+    """Is a referral's document in this category shown by the referral's own view? Only a
+    `referrals` document, to a party of the referral (the referral itself is theirs to
+    read); every other category, and every other caller, asks the sharing decision."""
+    return (
+        category == Category.referrals
+        and not gate.caller.is_participant
+        and gate.caller.org_id in (referral.from_org_id, referral.to_org_id)
+    )
+
+
 def _scan(content: bytes) -> tuple[ScanStatus, str | None]:
     settings = get_settings()
     if not settings.clamav_address:
@@ -72,18 +150,42 @@ def _scan(content: bytes) -> tuple[ScanStatus, str | None]:
 def upload(
     gate: SharingGate,
     participant_id: uuid.UUID,
-    note_id: uuid.UUID,
+    parent: tuple[uuid.UUID | None, uuid.UUID | None],
     category: Category | None,
     filename: str | None,
     content: bytes,
     sha256: str,
 ) -> Document:
-    """Attach a file to a note (its author's organisation); refused unless its content is
-    an allowed type that its name does not contradict."""
+    """Attach a file to a note (its author's organisation) or to a referral (either party,
+    while open); refused unless its content is an allowed type that its name does not
+    contradict. `parent` is (note_id, referral_id), exactly one given."""
+    note_id, referral_id = parent
+    if (note_id is None) == (referral_id is None):
+        raise Unprocessable("Give note_id or referral_id (exactly one).")
     gate.participant(participant_id, action="create", resource=RESOURCE)
-    note = _note(gate, participant_id, note_id, "create")
-    may = policy.may_attach_document(gate.actor, note_source_org_id=note.source_org_id)
-    gate.authorize(may, "create", RESOURCE, participant_id, resource_id=str(note.id))
+    parent_categories: list[Category]
+    if note_id is not None:
+        note = _note(gate, participant_id, note_id, "create")
+        may = policy.may_attach_document(gate.actor, note_source_org_id=note.source_org_id)
+        gate.authorize(may, "create", RESOURCE, participant_id, resource_id=str(note.id))
+        category = category or note.category
+        parent_categories = [note.category]
+    else:
+        assert referral_id is not None
+        referral = _referral(gate, participant_id, referral_id, "create")
+        may = policy.may_attach_referral_document(
+            gate.actor, from_org_id=referral.from_org_id, to_org_id=referral.to_org_id
+        )
+        gate.authorize(may, "create", RESOURCE, participant_id, resource_id=str(referral.id))
+        if referral.status not in OPEN_REFERRAL:
+            raise Conflict(f"A referral that is {referral.status} takes no more documents.")
+        category = category or Category.referrals
+        if category != Category.referrals and category not in referral.categories:
+            raise Unprocessable(
+                "A referral's document is in `referrals` or in a category attached to the "
+                "referral (amend the referral to attach another first)."
+            )
+        parent_categories = [Category.referrals]
     media_type = sniff(content)
     if media_type is None:
         raise UnsupportedMediaType("Only PDF, PNG, JPEG and plain-text files are accepted.")
@@ -96,8 +198,9 @@ def upload(
     document = Document(
         participant_id=participant_id,
         source_org_id=gate.caller.org_id,
-        note_id=note.id,
-        category=category or note.category,
+        note_id=note_id,
+        referral_id=referral_id,
+        category=category,
         filename=name,
         media_type=media_type,
         size_bytes=len(content),
@@ -112,7 +215,7 @@ def upload(
     gate.session.flush()
     gate.wrote(
         participant_id,
-        sorted({document.category, note.category}),
+        sorted({document.category, *parent_categories}),
         action="create",
         resource=RESOURCE,
         resource_id=str(document.id),
@@ -121,11 +224,16 @@ def upload(
 
 
 def list_documents(
-    gate: SharingGate, participant_id: uuid.UUID, paging: PageParams, note_id: uuid.UUID | None
+    gate: SharingGate,
+    participant_id: uuid.UUID,
+    paging: PageParams,
+    note_id: uuid.UUID | None,
+    referral_id: uuid.UUID | None = None,
 ) -> RecordPage[DocumentRead]:
-    """Documents the caller may see (theirs and their note's category), newest first."""
+    """Documents the caller may see (their category, and their note's category or their
+    referral's full view), newest first."""
     gate.participant(participant_id, action="list", resource=RESOURCE)
-    groups = gate.connection.execute(
+    note_groups = gate.connection.execute(
         sa_select(
             col(Document.source_org_id),
             col(Document.category),
@@ -142,10 +250,22 @@ def list_documents(
             col(CaseNote.category),
         )
     ).all()
+    referral_groups = gate.connection.execute(
+        sa_select(
+            col(Document.source_org_id),
+            col(Document.category),
+            col(Document.referral_id),
+            func.count(),
+        )
+        .where(
+            col(Document.participant_id) == participant_id, col(Document.referral_id).is_not(None)
+        )
+        .group_by(col(Document.source_org_id), col(Document.category), col(Document.referral_id))
+    ).all()
     allowed = []
     hidden: dict[tuple[str, str], int] = {}
     denied: dict[str, list[uuid.UUID]] = {}
-    for doc_src, doc_cat, note_src, note_cat, count in groups:
+    for doc_src, doc_cat, note_src, note_cat, count in note_groups:
         refusal = None
         for src, cat in ((doc_src, doc_cat), (note_src, note_cat)):
             decision = gate.decide(participant_id, cat, src)
@@ -163,18 +283,48 @@ def list_documents(
             )
         else:
             hidden[refusal] = hidden.get(refusal, 0) + int(count)
+    visible_referrals = _visible_referrals(gate, {row[2] for row in referral_groups if row[2]})
+    for doc_src, doc_cat, ref_id, count in referral_groups:
+        refusal = None
+        if ref_id not in visible_referrals:
+            refusal = (str(Category.referrals), "not_visible")
+        elif _covered_by_referral(gate, visible_referrals[ref_id], doc_cat):
+            pass
+        else:
+            decision = gate.decide(participant_id, doc_cat, doc_src)
+            if not decision.allowed:
+                refusal = (str(doc_cat), getattr(decision, "reason", "withheld"))
+                denied.setdefault(str(doc_cat), []).append(doc_src)
+        if refusal is None:
+            allowed.append(
+                and_(
+                    col(Document.source_org_id) == doc_src,
+                    col(Document.category) == doc_cat,
+                    col(Document.referral_id) == ref_id,
+                )
+            )
+        else:
+            hidden[refusal] = hidden.get(refusal, 0) + int(count)
     filters = [or_(*allowed) if allowed else false()]
     if note_id is not None:
         filters.append(col(Document.note_id) == note_id)
+    if referral_id is not None:
+        filters.append(col(Document.referral_id) == referral_id)
     stmt = (
         select(Document)
-        .join(CaseNote, col(CaseNote.id) == Document.note_id)
+        .outerjoin(CaseNote, col(CaseNote.id) == Document.note_id)
         .where(Document.participant_id == participant_id, *filters)
     )
     rows, cursor = paginate(
         gate.session, stmt, [Document.created_at, Document.id], paging, descending=True
     )
-    _record(gate, participant_id, rows, denied)
+    covered = {
+        r.id
+        for r in rows
+        if r.referral_id is not None
+        and _covered_by_referral(gate, visible_referrals[r.referral_id], r.category)
+    }
+    _record(gate, participant_id, rows, denied, covered)
     return RecordPage(
         items=[DocumentRead.model_validate(d) for d in rows],
         next_cursor=cursor,
@@ -189,17 +339,29 @@ def _record(
     participant_id: uuid.UUID,
     rows: Sequence[Document],
     denied: dict[str, list[uuid.UUID]],
+    covered: set[uuid.UUID],
 ) -> None:
-    """The audit of a list: the categories shown, or (nothing shown) those withheld."""
-    for category in sorted({r.category for r in rows}):
+    """The audit of a list: the categories shown, or (nothing shown) those withheld. A
+    party's `referrals` documents are disclosed with their referral's own basis."""
+    decided = [r for r in rows if r.id not in covered]
+    for category in sorted({r.category for r in decided}):
         gate.filter_records(
             participant_id,
-            [r for r in rows if r.category == category],
+            [r for r in decided if r.category == category],
             category,
             lambda r: r.source_org_id,
             resource=RESOURCE,
             action="list",
         )
+    shown_referrals = {r.referral_id for r in rows if r.referral_id is not None}
+    for referral in (
+        gate.session.exec(select(Referral).where(col(Referral.id).in_(shown_referrals))).all()
+        if shown_referrals
+        else []
+    ):
+        seen = referral_seen(gate, referral)
+        if seen is not None:
+            record_sight(gate, referral, seen, action="list", record_id=False, resource=RESOURCE)
     if not rows:
         for denied_category, sources in sorted(denied.items()):
             gate.filter_records(
@@ -215,8 +377,8 @@ def _record(
 def download(
     gate: SharingGate, participant_id: uuid.UUID, document_id: uuid.UUID
 ) -> tuple[Document, bytes]:
-    """A document's bytes: an audited read, only if its category and its note's are visible
-    and it has been scanned clean."""
+    """A document's bytes: an audited read, only if its category and its note's (or its
+    referral) are visible and it has been scanned clean."""
     gate.participant(participant_id, action="download", resource=RESOURCE)
     document = gate.session.exec(
         select(Document).where(
@@ -228,15 +390,28 @@ def download(
             participant_id, "download", RESOURCE, "no_such_record", resource_id=str(document_id)
         )
         raise NotFound("No such record.")
-    gate.require(
-        participant_id,
-        document.category,
-        document.source_org_id,
-        action="download",
-        resource=RESOURCE,
-        resource_id=str(document.id),
-    )
-    _note(gate, participant_id, document.note_id, "download", resource_id=document.id)
+    if document.note_id is not None:
+        gate.require(
+            participant_id,
+            document.category,
+            document.source_org_id,
+            action="download",
+            resource=RESOURCE,
+            resource_id=str(document.id),
+        )
+        _note(gate, participant_id, document.note_id, "download", resource_id=document.id)
+    else:
+        assert document.referral_id is not None  # one parent (ck_documents_one_parent)
+        referral = _referral(gate, participant_id, document.referral_id, "download", document.id)
+        if not _covered_by_referral(gate, referral, document.category):
+            gate.require(
+                participant_id,
+                document.category,
+                document.source_org_id,
+                action="download",
+                resource=RESOURCE,
+                resource_id=str(document.id),
+            )
     if document.scan_status != ScanStatus.clean:
         raise Conflict(
             "The file is held until a virus scan finds it clean."

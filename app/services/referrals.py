@@ -27,16 +27,21 @@ from app.models.organisation import Organisation
 from app.models.participant import CareRole, CareTeamMember, Participant
 from app.models.referral import (
     ACTION_TARGETS,
+    DECLINE_CODES,
     REFERRAL_TRANSITIONS,
     REFERRER_ACTIONS,
+    WITHDRAW_CODES,
+    ReasonCode,
     Referral,
     ReferralAction,
     ReferralActionBody,
+    ReferralAmendment,
     ReferralCreate,
     ReferralStatus,
     ReferralTransition,
     ReferralUpdate,
 )
+from app.models.referral_milestones import ReferralMilestone
 from app.services.outbox import emit_referral
 from app.services.referral_checks import refusals_for_recipient
 from app.services.referral_overdue import NOT_STARTED, is_overdue
@@ -72,14 +77,24 @@ def referral_seen(gate: SharingGate, referral: Referral) -> ReferralSeen | None:
 
 
 def record_sight(
-    gate: SharingGate, referral: Referral, seen: ReferralSeen, *, action: str, record_id: bool
+    gate: SharingGate,
+    referral: Referral,
+    seen: ReferralSeen,
+    *,
+    action: str,
+    record_id: bool,
+    resource: str = RESOURCE,
+    resource_id: str | None = None,
 ) -> None:
     """The access event of one referral read: `referrals` disclosed on its basis, or for
-    the recipient's closed view an access without any category of the person."""
-    resource_id = str(referral.id) if record_id else None
+    the recipient's closed view an access without any category of the person. (`resource`
+    and `resource_id` name what was read when the referral is read for something else, a
+    document attached to it.)"""
+    if resource_id is None:
+        resource_id = str(referral.id) if record_id else None
     if seen.sight == ReferralSight.closed:
         gate.accessed(
-            referral.participant_id, action=action, resource=RESOURCE, resource_id=resource_id
+            referral.participant_id, action=action, resource=resource, resource_id=resource_id
         )
     elif seen.decision is not None:
         # Recorded with the decision's full basis (protocol, consent or grant id).
@@ -88,7 +103,7 @@ def record_sight(
             Category.referrals,
             referral.from_org_id,
             action=action,
-            resource=RESOURCE,
+            resource=resource,
             resource_id=resource_id,
         )
     else:
@@ -97,7 +112,7 @@ def record_sight(
             Category.referrals,
             seen.basis,
             action=action,
-            resource=RESOURCE,
+            resource=resource,
             resource_id=resource_id,
         )
 
@@ -178,6 +193,22 @@ def referral_view(
         # so the target status breaks the tie.
         rows = sorted(rows, key=lambda r: (r.at, _LIFECYCLE_ORDER.index(r.to_status)))
         body["transitions"] = [r.model_dump() for r in rows]
+        body["amendments"] = [
+            a.model_dump()
+            for a in gate.session.exec(
+                select(ReferralAmendment)
+                .where(ReferralAmendment.referral_id == referral.id)
+                .order_by(col(ReferralAmendment.at), col(ReferralAmendment.version))
+            )
+        ]
+        body["milestones"] = [
+            m.model_dump()
+            for m in gate.session.exec(
+                select(ReferralMilestone)
+                .where(ReferralMilestone.referral_id == referral.id)
+                .order_by(col(ReferralMilestone.recorded_at), col(ReferralMilestone.id))
+            )
+        ]
     return body
 
 
@@ -188,6 +219,7 @@ CLOSED_VIEW_FIELDS = (
     "service_id",
     "status",
     "decline_reason",
+    "decline_code",
     "requested_by_date",
     "submitted_at",
     "version",
@@ -230,6 +262,7 @@ def _record(
     from_status: ReferralStatus | None,
     to_status: ReferralStatus,
     note: str | None = None,
+    reason_code: ReasonCode | None = None,
 ) -> None:
     gate.session.add(
         ReferralTransition(
@@ -239,13 +272,21 @@ def _record(
             actor=gate.caller.subject,
             actor_org_id=gate.caller.org_id,
             note=note,
+            reason_code=reason_code,
             at=gate.now,
         )
     )
     emit_referral(gate, referral, to_status)
 
 
-def _check_recipient(gate: SharingGate, referral: Referral, participant: Participant) -> None:
+def _check_recipient(
+    gate: SharingGate,
+    referral: Referral,
+    participant: Participant,
+    categories: list[str] | None = None,
+) -> None:
+    """422 with the refusals unless the recipient may receive every category given
+    (by default every category attached to the referral)."""
     recipient = gate.session.get(Organisation, referral.to_org_id)
     if recipient is None or not recipient.active:
         raise Unprocessable("The receiving organisation is no longer active.")
@@ -254,7 +295,7 @@ def _check_recipient(gate: SharingGate, referral: Referral, participant: Partici
         participant,
         recipient,
         referral.from_org_id,
-        list(referral.categories),
+        list(referral.categories) if categories is None else categories,
         gate.now,
     )
     if refusals:
@@ -304,10 +345,32 @@ def create_referral(gate: SharingGate, data: ReferralCreate) -> dict[str, Any]:
     return referral_view(gate, referral)
 
 
-def update_draft(
+AMENDABLE = frozenset(
+    {ReferralStatus.submitted, ReferralStatus.accepted, ReferralStatus.in_progress}
+)
+AMENDABLE_FIELDS = ("reason", "urgency", "requested_by_date", "categories")
+
+
+def _logged(value: Any) -> Any:
+    """A field value as the change log keeps it (JSON)."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return sorted(str(v) for v in value)
+    return None if value is None else str(value)
+
+
+def update_referral(
     gate: SharingGate, referral: Referral, data: ReferralUpdate, if_match: str | None
 ) -> dict[str, Any]:
-    """Change a draft referral (the referring organisation only; If-Match required)."""
+    """Change a draft, or amend a submitted, accepted or in-progress referral (the referring
+    organisation only; If-Match required).
+
+    An amendment needs `change_reason` and logs each changed field with its old and new
+    value, who and when. Categories it adds are checked with the sharing decision exactly as
+    at submission: if the recipient may not receive one, the amendment is refused (422 with
+    the refusals) and nothing changes. The recipient gets a `referral_amended` notice.
+    """
     gate.authorize(
         policy.may_edit_referral_draft(gate.actor, from_org_id=referral.from_org_id),
         "update",
@@ -317,29 +380,101 @@ def update_draft(
     )
     # After the permission: a refused caller learns nothing from 412-or-403.
     check_if_match(if_match, "r", referral.version)
-    if referral.status != ReferralStatus.draft:
-        raise Conflict("Only a draft referral can be changed; use the actions instead.")
+    amending = referral.status in AMENDABLE
+    if referral.status != ReferralStatus.draft and not amending:
+        raise Conflict(f"A referral that is {referral.status} can no longer be changed.")
     changes = data.model_dump(exclude_unset=True)
+    change_reason = changes.pop("change_reason", None)
     if not changes:
         raise Unprocessable("The request changes nothing.")
     for name in ("reason", "urgency", "categories"):
         if name in changes and changes[name] is None:
             raise Unprocessable(f"{name} cannot be null.")
-    for name, value in changes.items():
-        setattr(referral, name, [str(c) for c in value] if name == "categories" else value)
-    referral.version += 1
+    if "categories" in changes:
+        changes["categories"] = [str(c) for c in changes["categories"]]
+    if amending:
+        if not change_reason:
+            raise Unprocessable("An amendment after submission needs a change_reason.")
+        changes = {
+            name: value
+            for name, value in changes.items()
+            if _logged(value) != _logged(getattr(referral, name))
+        }
+        if not changes:
+            raise Unprocessable("The request changes nothing.")
+        added = sorted(set(changes.get("categories", [])) - set(referral.categories))
+        if added:
+            # Still a relationship with the person now, and the recipient may receive each
+            # added category: as at submission.
+            participant = gate.participant(
+                referral.participant_id, action="amend", resource=RESOURCE
+            )
+            _check_recipient(gate, referral, participant, added)
+    version = referral.version + 1
+    for name in AMENDABLE_FIELDS:
+        if name not in changes:
+            continue
+        if amending:
+            gate.session.add(
+                ReferralAmendment(
+                    referral_id=referral.id,
+                    version=version,
+                    field=name,
+                    old_value=_logged(getattr(referral, name)),
+                    new_value=_logged(changes[name]),
+                    actor=gate.caller.subject,
+                    actor_org_id=gate.caller.org_id,
+                    reason=change_reason,
+                    at=gate.now,
+                )
+            )
+        setattr(referral, name, changes[name])
+    referral.version = version
     referral.updated_at = gate.now
     gate.session.add(referral)
+    if amending:
+        org = gate.session.get(Organisation, referral.from_org_id)
+        name = org.name if org else "The referring organisation"
+        fields = ", ".join(n.replace("_", " ") for n in AMENDABLE_FIELDS if n in changes)
+        gate.session.add(
+            Notice(
+                organisation_id=referral.to_org_id,
+                kind="referral_amended",
+                participant_id=referral.participant_id,
+                subject_id=str(referral.id),
+                message=f"{name} amended their referral ({fields}). Open it for the change log.",
+            )
+        )
     gate.session.flush()
     emit_referral(gate, referral, "amended")
     gate.wrote(
         referral.participant_id,
         [Category.referrals],
-        action="update",
+        action="amend" if amending else "update",
         resource=RESOURCE,
         resource_id=str(referral.id),
     )
     return referral_view(gate, referral)
+
+
+def _reason_code(action: ReferralAction, body: ReferralActionBody) -> ReasonCode | None:
+    """The coded reason of a decline or withdrawal (`other` when none is given); 422 for a
+    code the action does not take, or a decline without any reason."""
+    if action not in (ReferralAction.decline, ReferralAction.withdraw):
+        if body.reason_code is not None:
+            raise Unprocessable("Only a decline or a withdrawal takes a reason_code.")
+        return None
+    code = body.reason_code or ReasonCode.other
+    allowed = DECLINE_CODES if action == ReferralAction.decline else WITHDRAW_CODES
+    if code not in allowed:
+        raise Unprocessable(
+            f"'{code}' is not a reason to {action}; use one of "
+            + ", ".join(sorted(str(c) for c in allowed))
+            + "."
+        )
+    if action == ReferralAction.decline and code == ReasonCode.other and not body.reason:
+        raise Unprocessable("A decline needs a reason: a reason_code, or `reason` text.")
+    return code
 
 
 def _notify_referrer(gate: SharingGate, referral: Referral, kind: str, verb: str) -> None:
@@ -404,8 +539,7 @@ def apply_action(
     current, target = referral.status, ACTION_TARGETS[action]
     if target not in REFERRAL_TRANSITIONS[current]:
         raise Conflict(f"A referral that is {current} cannot take the action '{action}'.")
-    if action == ReferralAction.decline and not body.reason:
-        raise Unprocessable("A decline needs a reason.")
+    reason_code = _reason_code(action, body)
     if action == ReferralAction.complete and not body.outcome:
         raise Unprocessable("Completing a referral needs its outcome.")
     if action == ReferralAction.submit:
@@ -416,6 +550,10 @@ def apply_action(
         referral.submitted_at = gate.now
     if action == ReferralAction.decline:
         referral.decline_reason = body.reason
+        referral.decline_code = reason_code
+    if action == ReferralAction.withdraw:
+        referral.withdraw_reason = body.reason
+        referral.withdraw_code = reason_code
     if action == ReferralAction.complete:
         referral.outcome = body.outcome
     if action == ReferralAction.accept:
@@ -423,7 +561,7 @@ def apply_action(
     referral.status = target
     referral.version += 1
     referral.updated_at = gate.now
-    _record(gate, referral, current, target, body.note or body.reason or body.outcome)
+    _record(gate, referral, current, target, body.note or body.reason or body.outcome, reason_code)
     if action in (ReferralAction.accept, ReferralAction.decline, ReferralAction.complete):
         verb = {"accept": "accepted", "decline": "declined", "complete": "completed"}[action]
         _notify_referrer(gate, referral, f"referral_{verb}", verb)

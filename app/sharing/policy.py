@@ -514,6 +514,17 @@ def may_record_ending(actor: Actor, *, is_lead: bool) -> Verdict:
     return ALLOWED
 
 
+def may_attach_referral_document(
+    actor: Actor, *, from_org_id: uuid.UUID, to_org_id: uuid.UUID
+) -> Verdict:
+    """Files are attached to a referral by either party (a referral letter, an assessment)."""
+    if actor.is_participant or actor.org_id not in (from_org_id, to_org_id):
+        return Refusal(
+            "not_referral_party", "Only the referring or receiving organisation attaches files."
+        )
+    return ALLOWED
+
+
 def may_record_milestone(actor: Actor, *, to_org_id: uuid.UUID) -> Verdict:
     """Milestones (first contact, attended, ...) are the receiving organisation's to record."""
     if actor.is_participant or actor.org_id != to_org_id:

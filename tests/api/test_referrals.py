@@ -248,10 +248,17 @@ class TestUpdateDraft:
         assert ok.json()["urgency"] == "urgent"
         assert ok.headers["ETag"] == '"r-2"'
 
-    def test_submitted_cannot_change_409(self, rw: ReferralWorld) -> None:
+    def test_closed_cannot_change_409(self, rw: ReferralWorld) -> None:
+        rid = rw.create(submit=True)["id"]
+        rw.act(rid, "withdraw", rw.referrer())
+        h = rw.referrer() | {"If-Match": '"r-2"'}
+        change = {"reason": "New reason", "change_reason": "Typo"}
+        assert rw.client.patch(f"{URL}/{rid}", json=change, headers=h).status_code == 409
+
+    def test_submitted_needs_a_change_reason_422(self, rw: ReferralWorld) -> None:
         rid = rw.create(submit=True)["id"]
         h = rw.referrer() | {"If-Match": '"r-1"'}
-        assert rw.client.patch(f"{URL}/{rid}", json={"reason": "New"}, headers=h).status_code == 409
+        assert rw.client.patch(f"{URL}/{rid}", json={"reason": "New"}, headers=h).status_code == 422
 
     def test_recipient_cannot_patch(self, rw: ReferralWorld) -> None:
         rid = rw.create(submit=True)["id"]

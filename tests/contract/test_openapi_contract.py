@@ -51,7 +51,6 @@ UNDOCUMENTED_ALLOWED: set[str] = {
     "DocumentRead",
     "DocumentRead.filename",
     "DocumentRead.media_type",
-    "DocumentRead.note_id",
     "DocumentRead.scan_status",
     "DocumentRead.sha256",
     "DocumentRead.size_bytes",
