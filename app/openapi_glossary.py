@@ -85,7 +85,10 @@ SCHEMA_DESCRIPTIONS: dict[str, str] = {
     "ServiceUpdate": "Changes to a directory entry (request body); `verified: true` marks it "
     "checked now.",
     "Setting": "Where a service is delivered: `prison`, `community` or `both`.",
-    "TimelineEntry": "One thing that happened to the participant.",
+    "TimelineEntry": "One thing that happened to the participant: a goal, step, plan review, "
+    "appointment, risk alert, screening or case note (`kind`); a case note is in the category "
+    "its author chose and is dated by when it was written (its summary gives the day it "
+    "happened).",
     "TokenResponse": "An access token (RFC 6749 §5.1).",
     "TrendPoint": "One screening total in a trend.",
     "UpcomingRelease": "A participant due for release and the checklist items still open.",

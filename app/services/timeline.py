@@ -9,12 +9,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import String, literal, union_all
+from sqlalchemy import String, and_, func, literal, or_, union_all
 from sqlmodel import col, select
 
 from app.core.pagination import PageParams, paginate
 from app.models.appointment import Appointment
 from app.models.listing import RecordPage, WithheldCountRead
+from app.models.notes import CaseNote
 from app.models.plan import Action, Goal, Review
 from app.models.risk import RiskAlert
 from app.models.screening import Screening
@@ -48,6 +49,14 @@ def _screening(s: Any) -> str:
     return f"{s.instrument}: {s.total} ({s.severity})"
 
 
+NOTE_EXCERPT = 200
+
+
+def _case_note(n: Any) -> str:
+    text = n.text if len(n.text) <= NOTE_EXCERPT else n.text[: NOTE_EXCERPT - 1] + "…"
+    return f"Note ({n.kind.replace('_', ' ')}, {n.occurred_on}): {text}"
+
+
 # kind -> (table, time column, category, summary)
 SOURCES: dict[str, tuple[Any, Any, Category, Callable[[Any], str]]] = {
     "goal": (Goal, Goal.created_at, Category.plan, _goal),
@@ -59,12 +68,52 @@ SOURCES: dict[str, tuple[Any, Any, Category, Callable[[Any], str]]] = {
 }
 
 
+def _allowed_notes(
+    gate: SharingGate, participant_id: uuid.UUID, withheld: dict[tuple[str, str], int]
+) -> Any:
+    """Case notes are each in the category their author chose: the filter of the notes the
+    caller may see, decided once per (organisation, category); the rest counted."""
+    groups = gate.session.exec(
+        select(CaseNote.source_org_id, CaseNote.category, func.count())
+        .where(CaseNote.participant_id == participant_id)
+        .group_by(col(CaseNote.source_org_id), col(CaseNote.category))
+    ).all()
+    allowed = []
+    shown_categories: set[Category] = set()
+    hidden: dict[Category, list[uuid.UUID]] = {}
+    for source_org_id, category, count in groups:
+        decision = gate.decide(participant_id, category, source_org_id)
+        if decision.allowed:
+            shown_categories.add(Category(category))
+            allowed.append(
+                and_(
+                    col(CaseNote.source_org_id) == source_org_id,
+                    col(CaseNote.category) == category,
+                )
+            )
+        else:
+            key = (str(category), getattr(decision, "reason", "withheld"))
+            withheld[key] = withheld.get(key, 0) + int(count)
+            hidden.setdefault(Category(category), []).append(source_org_id)
+    # Notes of a category none of which is shown: the audit row says it was withheld.
+    for category, sources in sorted(hidden.items()):
+        if category not in shown_categories:
+            gate.filter_records(
+                participant_id,
+                sources,
+                category,
+                lambda s: s,
+                resource="timeline",
+                action="list",
+            )
+    return or_(*allowed) if allowed else None
+
+
 def _allowed_sources(
-    gate: SharingGate, participant_id: uuid.UUID
+    gate: SharingGate, participant_id: uuid.UUID, withheld: dict[tuple[str, str], int]
 ) -> tuple[dict[str, list[uuid.UUID]], list[WithheldCountRead]]:
     """Per kind, the recording organisations the caller may see; counts of the rest."""
     allowed: dict[str, list[uuid.UUID]] = {}
-    withheld: dict[tuple[str, str], int] = {}
     for kind, (model, _at, category, _summary) in SOURCES.items():
         allowed[kind], hidden = decide_sources(
             gate, participant_id, model, category, resource="timeline"
@@ -78,12 +127,19 @@ def _allowed_sources(
     return allowed, counts
 
 
+def _category(kind: str, record: Any) -> Category:
+    """A record's category: fixed per kind, except a case note's (its author's choice)."""
+    return Category(record.category) if kind == "case_note" else SOURCES[kind][2]
+
+
 def timeline(
     gate: SharingGate, participant_id: uuid.UUID, paging: PageParams
 ) -> RecordPage[TimelineEntry]:
     """One page of the participant's timeline as the caller may see it."""
     gate.participant(participant_id, resource="timeline")
-    allowed, withheld = _allowed_sources(gate, participant_id)
+    hidden: dict[tuple[str, str], int] = {}
+    notes_filter = _allowed_notes(gate, participant_id, hidden)
+    allowed, withheld = _allowed_sources(gate, participant_id, hidden)
     parts: list[Any] = [
         select(
             literal(kind, type_=String).label("kind"),
@@ -96,6 +152,14 @@ def timeline(
         for kind, (model, at, _category, _summary) in SOURCES.items()
         if allowed[kind]
     ]
+    if notes_filter is not None:
+        parts.append(
+            select(
+                literal("case_note", type_=String).label("kind"),
+                col(CaseNote.id).label("id"),
+                col(CaseNote.created_at).label("at"),
+            ).where(CaseNote.participant_id == participant_id, notes_filter)
+        )
     if not parts:
         return RecordPage(items=[], next_cursor=None, withheld=withheld)
     entries = union_all(*parts).subquery("timeline")
@@ -108,20 +172,25 @@ def timeline(
     )
     records: dict[tuple[str, uuid.UUID], Any] = {}
     for kind in {r.kind for r in rows}:
-        model = SOURCES[kind][0]
+        model = CaseNote if kind == "case_note" else SOURCES[kind][0]
         ids = [r.id for r in rows if r.kind == kind]
         for record in gate.session.exec(select(model).where(col(model.id).in_(ids))):
             records[(kind, record.id)] = record
     for kind in {r.kind for r in rows}:  # the disclosure, with its basis, on the audit row
-        _model, _at, category, _summary = SOURCES[kind]
         shown = [record for (k, _id), record in records.items() if k == kind]
-        gate.filter_records(
-            participant_id, shown, category, lambda r: r.source_org_id, resource="timeline"
-        )
+        for category in sorted({_category(kind, r) for r in shown}):
+            gate.filter_records(
+                participant_id,
+                [r for r in shown if _category(kind, r) == category],
+                category,
+                lambda r: r.source_org_id,
+                resource="timeline",
+            )
     items = []
     for row in rows:
         record = records[(row.kind, row.id)]
-        _model, _at, category, summary = SOURCES[row.kind]
+        category = _category(row.kind, record)
+        summary = _case_note if row.kind == "case_note" else SOURCES[row.kind][3]
         items.append(
             TimelineEntry(
                 kind=row.kind,

@@ -86,3 +86,63 @@ class TestTimeline:
             url = filled.url(f"/timeline?limit=4&cursor={cursor}") if cursor else ""
         assert len(seen) == len(set(seen)) == 6
         assert_problem(client.get(filled.url("/timeline?cursor=abc"), headers=headers), 400)
+
+
+class TestCaseNotesOnTheTimeline:
+    """Each note is in its author's chosen category: shown where that category is visible
+    from its organisation, counted as withheld elsewhere, the disclosure audited."""
+
+    def notes(self, client: TestClient, care: Care) -> dict[str, str]:
+        ids = {}
+        for category, text in [
+            ("plan", "Reviewed the plan together."),
+            ("mental_health", "Low mood, urges"),
+        ]:
+            body = {
+                "kind": "meeting",
+                "category": category,
+                "occurred_on": "2026-11-20",
+                "text": text,
+            }
+            res = client.post(care.url("/notes"), json=body, headers=care.headers(care.coord))
+            assert res.status_code == 201, res.text
+            ids[category] = res.json()["id"]
+        return ids
+
+    def test_author_sees_both_notes(self, client: TestClient, care: Care) -> None:
+        ids = self.notes(client, care)
+        body = client.get(care.url("/timeline"), headers=care.headers(care.coord)).json()
+        notes = {e["id"]: e for e in body["items"] if e["kind"] == "case_note"}
+        assert set(notes) == set(ids.values())
+        assert notes[ids["mental_health"]]["category"] == "mental_health"
+        assert (
+            notes[ids["plan"]]["summary"]
+            == "Note (meeting, 2026-11-20): Reviewed the plan together."
+        )
+        assert body["withheld"] == []
+
+    def test_cmht_sees_only_the_category_it_may(self, client: TestClient, care: Care) -> None:
+        ids = self.notes(client, care)
+        body = client.get(care.url("/timeline"), headers=care.headers(care.cmht)).json()
+        assert [e["id"] for e in body["items"] if e["kind"] == "case_note"] == [ids["plan"]]
+        assert body["withheld"] == [
+            {"category": "mental_health", "reason": "no_consent", "count": 1}
+        ]
+        assert "urges" not in str(body)
+        event = care.events("timeline", care.cmht)[-1]
+        assert event.categories == ["plan"]
+        assert {w["category"] for w in event.withheld} == {"mental_health"}
+
+    def test_participant_peer_and_stranger(self, client: TestClient, care: Care) -> None:
+        ids = self.notes(client, care)
+        body = client.get(care.url("/timeline"), headers=care.me()).json()
+        assert [e["id"] for e in body["items"]] == [ids["plan"]]  # plan is self-service
+        assert body["withheld"] == [
+            {"category": "mental_health", "reason": "ask_your_practitioner", "count": 1}
+        ]
+        only_hidden = client.get(care.url("/timeline"), headers=care.headers(care.peer)).json()
+        assert [e["id"] for e in only_hidden["items"]] == [ids["plan"]]
+        assert only_hidden["withheld"] == [
+            {"category": "mental_health", "reason": "no_protocol", "count": 1}
+        ]
+        assert_problem(client.get(care.url("/timeline"), headers=care.headers(care.housing)), 404)
