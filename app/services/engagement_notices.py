@@ -20,6 +20,7 @@ from app.models.notice import Notice
 from app.models.organisation import Organisation, Role
 from app.models.participant import Participant, Phase
 from app.services.engagement import engagement, notice_days
+from app.services.outbox import emit
 from app.sharing.gate import SharingGate
 from app.sharing.visibility import lead_org_ids
 
@@ -75,8 +76,10 @@ def already_raised(
     return found is not None
 
 
-def raise_notices(session: Session, lead_org_id: uuid.UUID, view: Engagement) -> int:
-    """Raise the notices `view` (the lead organisation's) calls for; how many were new."""
+def raise_notices(gate: SharingGate, view: Engagement) -> int:
+    """Raise the notices `view` (the lead organisation's: the gate's caller) calls for, each
+    with an `engagement.*` event for that organisation alone; how many were new."""
+    session, lead_org_id = gate.session, gate.caller.org_id
     if view.release_date is None:
         return 0
     raised = 0
@@ -104,6 +107,14 @@ def raise_notices(session: Session, lead_org_id: uuid.UUID, view: Engagement) ->
                     )
                 )
                 session.flush()
+                emit(
+                    gate,
+                    f"engagement.{trigger.split('_day_')[0]}",
+                    view.participant_id,
+                    {"notice_id": notice.id, "service_org_id": service_org_id},
+                    source_org_id=lead_org_id,
+                    parties=[lead_org_id],
+                )
         except IntegrityError:
             continue  # raised meanwhile by a concurrent scan or read
         raised += 1
@@ -115,7 +126,7 @@ def notices_on_read(gate: SharingGate, view: Engagement) -> None:
     if gate.caller.is_participant or view.release_date is None:
         return
     if gate.caller.org_id in lead_org_ids(gate.session, view.participant_id, gate.now):
-        raise_notices(gate.session, gate.caller.org_id, view)
+        raise_notices(gate, view)
 
 
 def _scan_caller(org: Organisation) -> Caller:
@@ -150,6 +161,6 @@ def scan(session: Session, now: datetime | None = None) -> dict[str, int]:
             gate = SharingGate(session, _scan_caller(org), moment)
             with gate.auditing():
                 view = engagement(gate, person)
-                counts["notices"] += raise_notices(session, org.id, view)
+                counts["notices"] += raise_notices(gate, view)
             counts["participants"] += 1
     return counts

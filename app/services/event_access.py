@@ -1,9 +1,10 @@
 """Who may learn of an event: the sharing decision, asked when the event is sent or read.
 
 An event about a participant reaches an organisation only if, at that moment, the
-organisation is a party to the record itself (a referral's addressee), or the sharing
-core allows it the event's category from the event's source organisation (which needs a
-relationship with the person). Each event let through is recorded in the access log
+organisation is a party to the record itself (a referral's addressee; for an engagement
+notice, the lead organisation it was raised for, and only it), or the sharing core allows
+it the event's category from the event's source organisation (which needs a relationship
+with the person). Each event let through is recorded in the access log
 like a read; an event held back is recorded as a denial with its reason.
 """
 
@@ -28,6 +29,7 @@ from app.sharing.visibility import related_to
 
 RESOURCE = "event"
 PARTY_BASIS = "referral_addressee"
+LEAD_BASIS = "engagement_lead"
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,17 @@ def check_event(
     resource_id = str(event.id)
     if event.type.startswith("referral."):
         return _referral_event(gate, event, action=action, listing=listing)
+    if event.type.startswith("engagement."):
+        # Worked out from the lead organisation's own view: for it alone, never decided
+        # for another organisation (whose view of the person may be narrower).
+        if str(gate.caller.org_id) in event.party_org_ids:
+            gate.accessed(
+                event.participant_id, action=action, resource=RESOURCE, resource_id=resource_id
+            )
+            return EventVerdict(True, LEAD_BASIS)
+        if not listing:
+            gate.deny(event.participant_id, action, RESOURCE, "lead_only", resource_id=resource_id)
+        return EventVerdict(False, "lead_only")
     if str(gate.caller.org_id) in event.party_org_ids:
         gate.disclosed(
             event.participant_id,

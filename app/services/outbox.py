@@ -26,6 +26,9 @@ EVENT_CATEGORY: dict[str, Category] = {
     "consent": Category.identity,
     "participant": Category.custody,
     "movement": Category.custody,
+    # Engagement events go to the lead organisation alone (app/services/event_access.py):
+    # worked out from its own view, they are never decided for anyone else.
+    "engagement": Category.appointments,
 }
 
 EVENT_TYPES: frozenset[str] = frozenset(
@@ -52,6 +55,8 @@ EVENT_TYPES: frozenset[str] = frozenset(
         "participant.phase_changed",
         "participant.release_date_changed",
         "movement.received",
+        "engagement.first_appointment_missed",
+        "engagement.no_contact",
     }
 )
 
@@ -64,6 +69,7 @@ _DETAIL = {
     "consent": "/api/v1/participants/{participant_id}/consents",
     "participant": "/api/v1/participants/{participant_id}",
     "movement": "/api/v1/participants/{participant_id}",
+    "engagement": "/api/v1/participants/{participant_id}/engagement",
 }
 
 

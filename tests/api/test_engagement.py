@@ -232,6 +232,30 @@ class TestNotices:
         kinds = sorted(n["kind"] for n in listed["items"] if n["participant_id"] == str(care.pid))
         assert kinds == ["engagement_first_appointment_missed"] + ["engagement_no_contact"] * 4
 
+    def test_notices_come_with_events_for_the_lead_alone(
+        self, client: TestClient, care: Care, db: Session
+    ) -> None:
+        """The CMHT may see coordination's appointments, but an engagement event is worked
+        out from the lead's view: it reaches the lead and nobody else."""
+        appointment(care, care.cmht, day(care, 2), Attendance.did_not_attend)
+        view(client, care, care.coord)
+
+        def feed(org: Organisation) -> list[str]:
+            headers = care.world.headers(org, "org_admin")
+            db.commit()
+            res = client.get("/api/v1/events", headers=headers)
+            assert res.status_code == 200, res.text
+            return [e["type"] for e in res.json()["items"] if e["type"].startswith("engagement.")]
+
+        raised = db.exec(select(Notice.kind).where(Notice.participant_id == care.pid)).all()
+        # One event per notice: engagement_no_contact -> engagement.no_contact.
+        expected = sorted("engagement." + k.removeprefix("engagement_") for k in raised)
+        assert "engagement.first_appointment_missed" in expected and len(expected) >= 2
+        assert sorted(feed(care.coord)) == expected
+        assert feed(care.cmht) == [] and feed(care.peer) == []
+        assert scan(db)["notices"] == 0  # no second notice, so no second event
+        assert sorted(feed(care.coord)) == expected
+
     def test_notice_days_come_from_settings(
         self, client: TestClient, care: Care, db: Session, monkeypatch: pytest.MonkeyPatch
     ) -> None:
