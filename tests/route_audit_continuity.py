@@ -326,3 +326,76 @@ def _update_request(w: RouteWorld) -> Call:
 def _update_request_recipient(w: RouteWorld) -> Call:
     url = f"/api/v1/referrals/{w.referral['id']}/update-requests"
     return Call("POST", url, w.h(w.housing), 403, denied(w.pid), json={})
+
+
+# -- referrals after sending: amendments and documents on referrals --------------------
+
+_REFERRAL = "/api/v1/referrals/{referral_id}"
+_AMEND = {"urgency": "urgent", "change_reason": "Release brought forward"}
+
+
+def _amend_headers(w: RouteWorld, org: Any) -> dict[str, str]:
+    return w.h(org, **{"If-Match": etag_for("r", int(w.referral["version"]))})
+
+
+@case("PATCH", _REFERRAL, "allowed", "the referrer amends a submitted referral")
+def _amend_referral(w: RouteWorld) -> Call:
+    url = f"/api/v1/referrals/{w.referral['id']}"
+    return Call("PATCH", url, _amend_headers(w, w.coord), 200, allowed(w.pid), json=_AMEND)
+
+
+@case("PATCH", _REFERRAL, "refused", "an amendment adding a category the recipient may not see")
+def _amend_referral_forbidden(w: RouteWorld) -> Call:
+    url = f"/api/v1/referrals/{w.referral['id']}"
+    body = {"categories": ["identity", "mental_health"], "change_reason": "More to share"}
+    return Call("PATCH", url, _amend_headers(w, w.coord), 422, denied(w.pid), json=body)
+
+
+def _referral_document(w: RouteWorld) -> dict[str, Any]:
+    response = w.client.post(
+        w.url("/documents"),
+        params={"referral_id": w.referral["id"]},
+        content=PDF,
+        headers=w.h(w.coord),
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+@case("POST", f"{P}/documents", "allowed", "the referrer attaches a referral letter")
+def _upload_to_referral(w: RouteWorld) -> Call:
+    return Call(
+        "POST",
+        w.url("/documents"),
+        w.h(w.coord),
+        201,
+        allowed(w.pid),
+        json="Synthetic referral letter",
+        params={"referral_id": w.referral["id"]},
+    )
+
+
+@case("POST", f"{P}/documents", "refused", "a care-team member that cannot see the referral")
+def _upload_to_referral_cmht(w: RouteWorld) -> Call:
+    return Call(
+        "POST",
+        w.url("/documents"),
+        w.h(w.cmht),
+        404,
+        denied(w.pid),
+        json="Synthetic referral letter",
+        params={"referral_id": w.referral["id"]},
+    )
+
+
+@case("GET", _CONTENT, "allowed", "the recipient downloads the referral letter")
+def _download_referral_document(w: RouteWorld) -> Call:
+    url = w.url(f"/documents/{_referral_document(w)['id']}/content")
+    return Call("GET", url, w.h(w.housing), 200, allowed(w.pid))
+
+
+@case("GET", _CONTENT, "refused", "a care-team member that cannot see the referral: 404")
+def _download_referral_document_cmht(w: RouteWorld) -> Call:
+    url = w.url(f"/documents/{_referral_document(w)['id']}/content")
+    return Call("GET", url, w.h(w.cmht), 404, denied(w.pid))

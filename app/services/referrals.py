@@ -409,7 +409,19 @@ def update_referral(
             participant = gate.participant(
                 referral.participant_id, action="amend", resource=RESOURCE
             )
-            _check_recipient(gate, referral, participant, added)
+            try:
+                _check_recipient(gate, referral, participant, added)
+            except Unprocessable:
+                # A refused amendment is a refused disclosure: on the record, though
+                # nothing changes.
+                gate.deny(
+                    referral.participant_id,
+                    "amend",
+                    RESOURCE,
+                    "category_not_receivable",
+                    resource_id=str(referral.id),
+                )
+                raise
     version = referral.version + 1
     for name in AMENDABLE_FIELDS:
         if name not in changes:

@@ -104,6 +104,13 @@ class TestAmendments:
         assert count(rw.db, ReferralAmendment, referral_id=row.id) == 0
         assert amended_notices(rw, rid) == 0
         assert count(rw.db, DomainEvent, type="referral.amended") == 0
+        refusal = rw.db.exec(
+            select(AccessEvent)
+            .where(AccessEvent.resource_id == rid, AccessEvent.actor_org_id == rw.coord.id)
+            .order_by(col(AccessEvent.seq).desc())
+        ).first()
+        assert refusal is not None
+        assert (refusal.action, refusal.outcome) == ("amend", "denied")  # on the record
         seen = rw.client.get(f"{URL}/{rid}", headers=rw.recipient()).json()
         assert seen["categories"] == ["identity"] and seen["amendments"] == []
 
