@@ -15,6 +15,7 @@ from app.models.documents import Document, DocumentContent, MediaType, ScanStatu
 from app.models.notes import CaseNote, CaseNoteVersion, NoteKind
 from app.models.organisation import Organisation, OrgKind, User
 from app.models.participant import Participant, Phase
+from app.models.referral import Referral, ReferralAmendment, ReferralStatus
 from app.models.sharing import LawfulBasis, SharingProtocol
 from app.sharing.categories import Category, Purpose
 
@@ -121,4 +122,66 @@ def seed_continuity(
     session.flush()
     session.add(DocumentContent(document_id=document.id, content=LETTER))
     session.flush()
+    _referral_letter(session, person, coord, author)
     scan(session)
+
+
+REFERRAL_LETTER = (
+    b"Referral letter (synthetic demo data).\n"
+    b"Casey is settling at the approved address and would like support with housing.\n"
+)
+
+
+def _referral_letter(
+    session: Session, person: Participant, coord: Organisation, author: str
+) -> None:
+    """A referral letter on the person's open referral from coordination, and the referral
+    amended after it was sent (its change log)."""
+    referral = session.exec(
+        select(Referral)
+        .where(
+            Referral.participant_id == person.id,
+            Referral.from_org_id == coord.id,
+            col(Referral.status).in_(
+                [ReferralStatus.submitted, ReferralStatus.accepted, ReferralStatus.in_progress]
+            ),
+        )
+        .order_by(col(Referral.created_at))
+    ).first()
+    if referral is None:
+        return
+    letter = Document(
+        participant_id=person.id,
+        source_org_id=coord.id,
+        referral_id=referral.id,
+        category=Category.referrals,
+        filename="referral-letter.txt",
+        media_type=MediaType.text,
+        size_bytes=len(REFERRAL_LETTER),
+        sha256=hashlib.sha256(REFERRAL_LETTER).hexdigest(),
+        scan_status=ScanStatus.clean,
+        uploaded_by=author,
+    )
+    session.add(letter)
+    session.flush()
+    session.add(DocumentContent(document_id=letter.id, content=REFERRAL_LETTER))
+    wanted = (person.actual_release_date or date.today()) + timedelta(days=7)
+    if referral.requested_by_date != wanted:
+        referral.version += 1
+        session.add(
+            ReferralAmendment(
+                referral_id=referral.id,
+                version=referral.version,
+                field="requested_by_date",
+                old_value=referral.requested_by_date.isoformat()
+                if referral.requested_by_date
+                else None,
+                new_value=wanted.isoformat(),
+                actor=author,
+                actor_org_id=coord.id,
+                reason="Released earlier than planned: needed within a week (synthetic).",
+            )
+        )
+        referral.requested_by_date = wanted
+        session.add(referral)
+    session.flush()

@@ -35,8 +35,16 @@ def test_demo_released_person_missed_first_appointment(
     notes = client.get(f"/api/v1/participants/{casey.id}/notes", headers=h).json()["items"]
     assert [n["kind"] for n in notes] == ["phone_call"]
     docs = client.get(f"/api/v1/participants/{casey.id}/documents", headers=h).json()["items"]
+    (licence,) = [d for d in docs if d["note_id"] is not None]
     content = client.get(
-        f"/api/v1/participants/{casey.id}/documents/{docs[0]['id']}/content", headers=h
+        f"/api/v1/participants/{casey.id}/documents/{licence['id']}/content", headers=h
     )
     assert content.status_code == 200 and b"Licence conditions" in content.content
+    # The referral letter on Casey's open referral, and the referral amended after sending.
+    (letter,) = [d for d in docs if d["referral_id"] is not None]
+    referral = client.get(f"/api/v1/referrals/{letter['referral_id']}", headers=h).json()
+    assert [a["field"] for a in referral["amendments"]] == ["requested_by_date"]
+    recipient = world.headers(next(o for o in orgs.values() if str(o.id) == referral["to_org_id"]))
+    letter_url = f"/api/v1/participants/{casey.id}/documents/{letter['id']}/content"
+    assert b"Referral letter" in client.get(letter_url, headers=recipient).content
     assert verify_chain(db).ok
