@@ -81,14 +81,21 @@ def disclosures_by_basis(session: Session, scope: Scope, threshold: int) -> dict
         (_basis_has("consent"), literal("consent")),
         (_basis_has("protocol"), literal("protocol")),
         else_=literal("other"),
-    ).label("strongest")
+    )
+    # The protocol id is read (a string search) only for protocol disclosures, and the
+    # events are counted per (basis, protocol) before the few groups meet the protocols.
+    protocol_id = case(
+        (strongest == "protocol", sq.first_protocol_id(session, col(AccessEvent.basis))),
+        else_=None,
+    )
     events = (
-        select(strongest, sq.first_protocol_id(session, col(AccessEvent.basis)).label("pid"))
+        select(strongest.label("strongest"), protocol_id.label("pid"), func.count().label("n"))
         .where(
             col(AccessEvent.outcome) == "allowed",
             *scope.window(col(AccessEvent.occurred_at)),
             *scope.org(col(AccessEvent.actor_org_id)),
         )
+        .group_by(strongest, protocol_id)
         .subquery()
     )
     protocols = (
@@ -104,7 +111,7 @@ def disclosures_by_basis(session: Session, scope: Scope, threshold: int) -> dict
         else_=events.c.strongest,
     )
     rows = session.execute(
-        select(bucket, func.count())
+        select(bucket, func.sum(events.c.n))
         .select_from(events)
         .outerjoin(
             protocols,
