@@ -22,25 +22,101 @@ MAX_RANGE_DAYS = 3660
 
 
 class Figure(BaseModel):
-    value: int | None = Field(description="Absent (null) when suppressed")
-    suppressed: bool
+    """One count, or nothing when it is suppressed."""
+
+    value: int | None = Field(description="The count; null when suppressed")
+    suppressed: bool = Field(
+        description=(
+            "True when the count is below the threshold or could be derived from figures that are"
+        )
+    )
 
 
 class Table(BaseModel):
-    total: Figure
-    parts: dict[str, Figure]
+    """A total and the parts that partition it, suppressed together."""
+
+    total: Figure = Field(description="Everything counted")
+    parts: dict[str, Figure] = Field(description="The parts of the total, by name")
+
+
+class Median(BaseModel):
+    """A median time, suppressed when it summarises fewer cases than the threshold."""
+
+    median_days: float | None = Field(
+        description=(
+            "The median, in days (two decimals); null when suppressed or nothing was counted"
+        )
+    )
+    suppressed: bool = Field(
+        description="True when fewer cases than the threshold were counted (zero included)"
+    )
 
 
 class Statistics(BaseModel):
-    from_: date = Field(alias="from")
-    to: date
-    org_id: uuid.UUID | None
-    org_kind: OrgKind | None
-    suppression_threshold: int
-    referrals: Table
-    break_glass: Table
-    disclosures: Table
-    withdrawn_consents: Table
+    """Counts for commissioners, no personal data (each table explained in docs/governance.md)."""
+
+    from_: date = Field(alias="from", description="First day of the range")
+    to: date = Field(description="Last day of the range")
+    org_id: uuid.UUID | None = Field(
+        description="The organisation the figures are for, if one was asked"
+    )
+    org_kind: OrgKind | None = Field(
+        description="The kind of organisation the figures are for, if asked"
+    )
+    suppression_threshold: int = Field(description="Counts below this are suppressed")
+    referrals: Table = Field(
+        description=(
+            "Referrals submitted in the range (to the organisations filtered), by outcome so far"
+        )
+    )
+    declines_by_reason: Table = Field(
+        description=(
+            "Those referrals declined, by coded reason (not_coded while reasons are free text)"
+        )
+    )
+    median_days_to_accept: Median = Field(
+        description="Median days from submission to acceptance, of those referrals"
+    )
+    median_days_to_first_contact: Median = Field(
+        description=(
+            "Median days from submission to the recipient's first contact made milestone, of those "
+            "referrals"
+        )
+    )
+    readiness_at_release: dict[str, Table] = Field(
+        description=(
+            "Per release-checklist item: people released in the range (registered by the "
+            "organisations filtered), met or not met by the end of their release day"
+        )
+    )
+    engagement_after_release: dict[str, Table] = Field(
+        description=(
+            "day_7 and day_28: services people released in the range were accepted by (the "
+            "organisations filtered), engaged or not by that day after release"
+        )
+    )
+    appointments: Table = Field(
+        description=(
+            "Appointments that started in the range, by attendance recorded (the organisation seen)"
+        )
+    )
+    did_not_attend_rate: float | None = Field(
+        description=(
+            "did_not_attend / (attended + did_not_attend); null when either count is suppressed"
+        )
+    )
+    break_glass: Table = Field(
+        description=(
+            "Break-glass grants in the range, by review outcome (the organisation that broke the "
+            "glass)"
+        )
+    )
+    disclosures: Table = Field(
+        description="Allowed disclosures in the range, by lawful basis (the receiving organisation)"
+    )
+    withdrawn_consents: Table = Field(
+        description="Consents withdrawn in the range (the organisation that recorded them)"
+    )
 
 
 @router.get(

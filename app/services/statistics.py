@@ -1,24 +1,30 @@
 """Statistics for commissioners: counts only, computed in SQL, small numbers suppressed.
 
-Each figure is a table: a total and the parts that partition it. A part below the
-threshold is suppressed; so is, complementarily, the next smallest part (or the total)
-until the suppressed parts cannot be derived from what is shown: at least two of them,
-together at least the threshold (docs/governance.md).
+The suppression rule and the scope are in statistics_core.py; figures about care (times,
+readiness at release, engagement, attendance) in statistics_care.py.
 """
 
-import uuid
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import String, case, cast, func, literal
+from sqlalchemy import String, and_, case, cast, func, literal
 from sqlmodel import Session, col, select
 
 from app.models.audit import AccessEvent
 from app.models.break_glass import BreakGlassGrant
-from app.models.organisation import Organisation
 from app.models.referral import Referral, ReferralStatus
-from app.models.sharing import Consent
+from app.models.sharing import Consent, LawfulBasis, SharingProtocol
+from app.services import statistics_care as care
+from app.services import statistics_sql as sq
+from app.services.statistics_core import Scope, figure, grouped, submitted_in, suppress
+
+__all__ = ["Scope", "statistics", "suppress"]
+
+# The coded reason a referral was declined. Referrals carry only a free-text reason
+# today, which is never shown to commissioners (it may name the person), so every decline
+# counts as "not_coded". When the coded column lands, this becomes
+# `col(Referral.decline_code)` and the codes are listed below (zeros shown as parts too).
+DECLINE_REASON: Any = literal("not_coded")
+DECLINE_CODES: tuple[str, ...] = ("not_coded",)
 
 REFERRAL_OUTCOMES: dict[str, tuple[ReferralStatus, ...]] = {
     "accepted": (ReferralStatus.accepted, ReferralStatus.in_progress, ReferralStatus.completed),
@@ -28,59 +34,6 @@ REFERRAL_OUTCOMES: dict[str, tuple[ReferralStatus, ...]] = {
 }
 
 
-@dataclass(frozen=True)
-class Scope:
-    """The date range [start, end] and the optional organisation or kind filter."""
-
-    start: date
-    end: date
-    org_id: uuid.UUID | None = None
-    org_kind: str | None = None
-
-    def window(self, column: Any) -> list[Any]:
-        lo = datetime.combine(self.start, time.min, UTC)
-        hi = datetime.combine(self.end, time.max, UTC)
-        return [column >= lo, column <= hi]
-
-    def org(self, column: Any) -> list[Any]:
-        if self.org_id is not None:
-            return [column == self.org_id]
-        if self.org_kind is not None:
-            kinds = select(Organisation.id).where(Organisation.kind == self.org_kind)
-            return [column.in_(kinds)]
-        return []
-
-
-def figure(value: int, suppressed: bool) -> dict[str, Any]:
-    return {"value": None if suppressed else value, "suppressed": suppressed}
-
-
-def suppress(total: int, parts: dict[str, int], threshold: int) -> dict[str, Any]:
-    """A total and its parts with primary and complementary suppression applied."""
-    hidden = {k for k, v in parts.items() if v < threshold}
-    hide_total = total < threshold
-    if hide_total:
-        hidden = set(parts)
-    # Complementary: while the hidden parts could be derived from the total, hide more.
-    while (
-        not hide_total and hidden and (len(hidden) < 2 or sum(parts[k] for k in hidden) < threshold)
-    ):
-        shown = sorted((v, k) for k, v in parts.items() if k not in hidden)
-        if not shown:
-            hide_total = True
-            break
-        hidden.add(shown[0][1])
-    return {
-        "total": figure(total, hide_total),
-        "parts": {k: figure(v, k in hidden) for k, v in parts.items()},
-    }
-
-
-def _grouped(session: Session, key: Any, where: list[Any]) -> dict[str, int]:
-    rows = session.exec(select(key, func.count()).where(*where).group_by(key)).all()
-    return {str(k): int(n) for k, n in rows if k is not None}
-
-
 def referral_outcomes(session: Session, scope: Scope, threshold: int) -> dict[str, Any]:
     """Referrals submitted in the range (to the organisations filtered), by outcome so far."""
     status = col(Referral.status)
@@ -88,11 +41,7 @@ def referral_outcomes(session: Session, scope: Scope, threshold: int) -> dict[st
         *[(status.in_(statuses), literal(name)) for name, statuses in REFERRAL_OUTCOMES.items()],
         else_=literal("other"),
     )
-    counts = _grouped(
-        session,
-        bucket,
-        [*scope.window(col(Referral.submitted_at)), *scope.org(col(Referral.to_org_id))],
-    )
+    counts = grouped(session, bucket, submitted_in(scope))
     parts = {name: counts.get(name, 0) for name in REFERRAL_OUTCOMES}
     return suppress(sum(parts.values()), parts, threshold)
 
@@ -100,7 +49,7 @@ def referral_outcomes(session: Session, scope: Scope, threshold: int) -> dict[st
 def break_glass_reviews(session: Session, scope: Scope, threshold: int) -> dict[str, Any]:
     """Break-glass uses in the range (by the organisations filtered), by review outcome."""
     outcome = func.coalesce(cast(col(BreakGlassGrant.review_outcome), String), "awaiting_review")
-    counts = _grouped(
+    counts = grouped(
         session,
         outcome,
         [
@@ -117,24 +66,64 @@ def _basis_has(kind: str) -> Any:
     return cast(col(AccessEvent.basis), String).like(f'%"basis": "{kind}"%')
 
 
+DISCLOSURE_BASES = ("consent", *(b.value for b in LawfulBasis if b != LawfulBasis.consent))
+
+
 def disclosures_by_basis(session: Session, scope: Scope, threshold: int) -> dict[str, Any]:
-    """Disclosures to other organisations in the range (to those filtered), by basis."""
-    bucket = case(
+    """Disclosures to other organisations in the range (to those filtered), by lawful basis.
+
+    An event with several bases counts once, under the strongest: break-glass, then
+    consent, then a protocol without consent, whose lawful basis (public task, legal
+    obligation, vital interests) is that of the first protocol the event names.
+    """
+    strongest = case(
         (_basis_has("break_glass"), literal("break_glass")),
         (_basis_has("consent"), literal("consent")),
-        (_basis_has("protocol"), literal("protocol_without_consent")),
+        (_basis_has("protocol"), literal("protocol")),
         else_=literal("other"),
     )
-    counts = _grouped(
-        session,
-        bucket,
-        [
+    # The protocol id is read (a string search) only for protocol disclosures, and the
+    # events are counted per (basis, protocol) before the few groups meet the protocols.
+    protocol_id = case(
+        (strongest == "protocol", sq.first_protocol_id(session, col(AccessEvent.basis))),
+        else_=None,
+    )
+    events = (
+        select(strongest.label("strongest"), protocol_id.label("pid"), func.count().label("n"))
+        .where(
             col(AccessEvent.outcome) == "allowed",
             *scope.window(col(AccessEvent.occurred_at)),
             *scope.org(col(AccessEvent.actor_org_id)),
-        ],
+        )
+        .group_by(strongest, protocol_id)
+        .subquery()
     )
-    parts = {k: counts.get(k, 0) for k in ("consent", "protocol_without_consent", "break_glass")}
+    protocols = (
+        select(
+            col(SharingProtocol.protocol_id).label("pid"),
+            func.min(cast(col(SharingProtocol.lawful_basis), String)).label("lawful_basis"),
+        )
+        .group_by(col(SharingProtocol.protocol_id))
+        .subquery()
+    )
+    bucket = case(
+        (events.c.strongest == "protocol", func.coalesce(protocols.c.lawful_basis, "other")),
+        else_=events.c.strongest,
+    )
+    rows = session.execute(
+        select(bucket, func.sum(events.c.n))
+        .select_from(events)
+        .outerjoin(
+            protocols,
+            and_(
+                events.c.strongest == "protocol",
+                sq.uuid_text(session, protocols.c.pid) == events.c.pid,
+            ),
+        )
+        .group_by(bucket)
+    ).all()
+    counts = {str(k): int(n) for k, n in rows}
+    parts = {k: counts.get(k, 0) for k in (*DISCLOSURE_BASES, "break_glass")}
     return suppress(sum(parts.values()), parts, threshold)
 
 
@@ -148,15 +137,50 @@ def withdrawn_consents(session: Session, scope: Scope, threshold: int) -> dict[s
     return {"total": figure(int(n), int(n) < threshold), "parts": {}}
 
 
+def declines_by_reason(
+    session: Session, scope: Scope, threshold: int, referrals: dict[str, Any]
+) -> dict[str, Any]:
+    """Referrals submitted in the range and declined, by coded reason.
+
+    Its total is the `declined` part of `referrals`: when that part is suppressed there
+    (primary or complementary), everything here is suppressed too, or the two tables
+    together would give it away.
+    """
+    counts = grouped(
+        session,
+        DECLINE_REASON,
+        [col(Referral.status) == ReferralStatus.declined, *submitted_in(scope)],
+    )
+    parts = {code: 0 for code in DECLINE_CODES} | counts
+    table = suppress(sum(parts.values()), parts, threshold)
+    if referrals["parts"]["declined"]["suppressed"]:
+        table = {
+            "total": figure(0, True),
+            "parts": {k: figure(0, True) for k in table["parts"]},
+        }
+    return table
+
+
 def statistics(session: Session, scope: Scope, threshold: int) -> dict[str, Any]:
     """Every figure for the range and filter, suppressed as the threshold says."""
+    referrals = referral_outcomes(session, scope, threshold)
+    appointments = care.appointment_attendance(session, scope, threshold)
     return {
         "from": scope.start,
         "to": scope.end,
         "org_id": scope.org_id,
         "org_kind": scope.org_kind,
         "suppression_threshold": threshold,
-        "referrals": referral_outcomes(session, scope, threshold),
+        "referrals": referrals,
+        "declines_by_reason": declines_by_reason(session, scope, threshold, referrals),
+        "median_days_to_accept": care.median_days_to_accept(session, scope, threshold),
+        "median_days_to_first_contact": care.median_days_to_first_contact(
+            session, scope, threshold
+        ),
+        "readiness_at_release": care.readiness_at_release(session, scope, threshold),
+        "engagement_after_release": care.engagement_after_release(session, scope, threshold),
+        "appointments": appointments,
+        "did_not_attend_rate": care.did_not_attend_rate(appointments),
         "break_glass": break_glass_reviews(session, scope, threshold),
         "disclosures": disclosures_by_basis(session, scope, threshold),
         "withdrawn_consents": withdrawn_consents(session, scope, threshold),

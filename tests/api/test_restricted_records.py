@@ -8,8 +8,10 @@ from sqlmodel import select
 
 from app.models.audit import AccessEvent
 from app.models.organisation import OrgKind, Role
+from app.models.participant import CareRole
 from tests.api.helpers import member, protocol
 from tests.fixtures import World
+from tests.route_table import ROUTES
 
 
 class Rec:
@@ -139,3 +141,72 @@ def test_pages_of_a_list_skip_restricted_records_without_ending_early(
         if not cursor:
             break
     assert sorted(seen) == sorted(p for p in pids if p != hidden)
+
+
+# Query parameters some of those routes require (a 422 would come before the 404).
+QUERY = {"category": "identity", "instrument": "PHQ-9"}
+
+
+def test_every_participant_route_is_404_for_every_org_not_named(
+    client: TestClient, world: World
+) -> None:
+    """Every GET under the participant, for each kind of relationship left unnamed: the
+    organisation that registered the person, a care-team member, and a referral's
+    recipient. The lead (the setter) and the named organisation keep the record."""
+    prison = world.org("Prison", OrgKind.prison_healthcare)
+    coord = world.org("Coordination", OrgKind.care_coordination)
+    cmht = world.org("CMHT", OrgKind.community_mental_health)
+    housing = world.org("Housing", OrgKind.housing)
+    peer = world.org("Peers", OrgKind.peer_support)
+    pid = client.post(
+        "/api/v1/participants",
+        json={"given_name": "Robin", "family_name": "Synthetic"},
+        headers=world.headers(prison),
+    ).json()["id"]
+    member(world.session, uuid.UUID(pid), coord, CareRole.lead)
+    member(world.session, uuid.UUID(pid), cmht)
+    member(world.session, uuid.UUID(pid), housing)
+    for org in (coord, cmht, housing, peer):
+        protocol(world.session, source=prison, recipient=org, categories=["identity"])
+    referral = client.post(
+        "/api/v1/referrals",
+        json={
+            "participant_id": pid,
+            "to_org_id": str(peer.id),
+            "reason": "Synthetic",
+            "categories": ["identity"],
+            "submit": True,
+        },
+        headers=world.headers(prison),
+    )
+    assert referral.status_code == 201, referral.text
+    routes = [
+        path.replace("{participant_id}", pid)
+        for (method, path) in ROUTES
+        if method == "GET"
+        and path.startswith("/api/v1/participants/{participant_id}")
+        and path.count("{") == 1
+    ]
+    assert len(routes) >= 20
+    unnamed = {"registrar": prison, "care-team member": housing, "referral recipient": peer}
+    for who, org in unnamed.items():
+        r = client.get(f"/api/v1/participants/{pid}", headers=world.headers(org))
+        assert r.status_code == 200, (who, r.text)  # before: each may know the person
+    admin = world.headers(coord, Role.org_admin)
+    flag = client.put(
+        f"/api/v1/participants/{pid}/restricted-record",
+        json={"restricted": True, "reason": "Synthetic: safeguarding", "org_ids": [str(cmht.id)]},
+        headers=admin,
+    )
+    assert flag.status_code == 200, flag.text
+    for who, org in unnamed.items():
+        for role in (Role.practitioner, Role.org_admin):
+            headers = world.headers(org, role)
+            for url in routes:
+                got = client.get(url, headers=headers, params=QUERY)
+                assert got.status_code == 404, (who, role, url, got.status_code)
+            listed = client.get("/api/v1/participants", headers=headers).json()["items"]
+            assert pid not in {p["id"] for p in listed}, who
+    for org in (coord, cmht):
+        got = client.get(f"/api/v1/participants/{pid}", headers=world.headers(org))
+        assert got.status_code == 200, org.name
