@@ -71,7 +71,8 @@ class Statistics(BaseModel):
     )
     declines_by_reason: Table = Field(
         description=(
-            "Those referrals declined, by coded reason (not_coded while reasons are free text)"
+            "Those referrals declined, by coded reason (ReasonCode; declines recorded "
+            "before the codes existed count as other)"
         )
     )
     median_days_to_accept: Median = Field(

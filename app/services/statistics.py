@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from app.models.audit import AccessEvent
 from app.models.break_glass import BreakGlassGrant
+from app.models.referral import DECLINE_CODES as REFERRAL_DECLINE_CODES
 from app.models.referral import Referral, ReferralStatus
 from app.models.sharing import Consent, LawfulBasis, SharingProtocol
 from app.services import statistics_care as care
@@ -19,12 +20,12 @@ from app.services.statistics_core import Scope, figure, grouped, submitted_in, s
 
 __all__ = ["Scope", "statistics", "suppress"]
 
-# The coded reason a referral was declined. Referrals carry only a free-text reason
-# today, which is never shown to commissioners (it may name the person), so every decline
-# counts as "not_coded". When the coded column lands, this becomes
-# `col(Referral.decline_code)` and the codes are listed below (zeros shown as parts too).
-DECLINE_REASON: Any = literal("not_coded")
-DECLINE_CODES: tuple[str, ...] = ("not_coded",)
+# The coded reason a referral was declined (ReasonCode; the free text beside it is never
+# shown to commissioners, since it may name the person). Declines recorded before the codes
+# existed were backfilled as `other`; a row without a code counts there too. Every decline
+# code is listed as a part, zeros included.
+DECLINE_REASON: Any = func.coalesce(cast(col(Referral.decline_code), String), literal("other"))
+DECLINE_CODES: tuple[str, ...] = tuple(sorted(code.value for code in REFERRAL_DECLINE_CODES))
 
 REFERRAL_OUTCOMES: dict[str, tuple[ReferralStatus, ...]] = {
     "accepted": (ReferralStatus.accepted, ReferralStatus.in_progress, ReferralStatus.completed),

@@ -15,7 +15,14 @@ from app.models.notes import CaseNote, NoteKind
 from app.models.organisation import Organisation, OrgKind, Role
 from app.models.participant import Participant, Phase
 from app.models.plan import Action, ActionStatus, Goal, Horizon, LifeDomain, OwnerKind, Plan
-from app.models.referral import Referral, ReferralStatus, ReferralTransition, Urgency
+from app.models.referral import (
+    DECLINE_CODES,
+    ReasonCode,
+    Referral,
+    ReferralStatus,
+    ReferralTransition,
+    Urgency,
+)
 from app.models.referral_milestones import MilestoneKind, ReferralMilestone
 from app.models.sharing import Consent, ConsentMethod
 from app.services.statistics import Scope, statistics
@@ -76,6 +83,7 @@ class CareWorld:
         org: Organisation,
         status: ReferralStatus = ReferralStatus.accepted,
         accepted_after_days: float | None = None,
+        decline_code: ReasonCode | None = None,
     ) -> Referral:
         submitted = at(R - timedelta(days=20))
         ref = Referral(
@@ -86,6 +94,7 @@ class CareWorld:
             urgency=Urgency.routine,
             categories=["identity"],
             status=status,
+            decline_code=decline_code,
             created_by="test",
             submitted_at=submitted,
         )
@@ -117,9 +126,10 @@ class CareWorld:
         # median of the eight = (4 + 5) / 2 = 4.5 days.
         for pid, days in zip([*self.p, self.q], (1, 2, 3, 4, 5, 6, 7, 10), strict=True):
             self.cmht_refs[pid] = self.referral(pid, self.cmht, accepted_after_days=days)
-        # CMHT declined 6 (of X), and a draft (not submitted, not counted).
-        for _ in range(6):
-            self.referral(self.x, self.cmht, ReferralStatus.declined)
+        # CMHT declined 6 (of X): 4 not eligible, 1 no capacity and 1 from before the
+        # codes (no code: counted as other).
+        for code in [*[ReasonCode.not_eligible] * 4, ReasonCode.no_capacity, None]:
+            self.referral(self.x, self.cmht, ReferralStatus.declined, decline_code=code)
         # Z's referral to the GP was submitted in range too (release out of range).
         self.referral(self.z, self.gp, accepted_after_days=8)
 
@@ -336,7 +346,12 @@ def test_attendance_medians_and_declines_match_the_hand_counts(
     every = statistics(db, Scope(START, END, today=TODAY), 0)
     assert every["median_days_to_accept"]["median_days"] == 2.0
     assert got["median_days_to_first_contact"] == {"median_days": 27.5, "suppressed": False}
-    assert raw(got["declines_by_reason"]) == {"total": 6, "not_coded": 6}
+    codes = {code.value: 0 for code in DECLINE_CODES}
+    assert raw(got["declines_by_reason"]) == {"total": 6} | codes | {
+        "not_eligible": 4,
+        "no_capacity": 1,
+        "other": 1,
+    }
     assert raw(got["referrals"]) == {
         "total": 14,
         "accepted": 8,
@@ -369,7 +384,9 @@ def test_small_groups_are_suppressed_medians_too(
     # Referrals: withdrawn 0 + awaiting 0 < 5, so declined (6) goes too; then the
     # declines table, whose total is that same count, is suppressed whole.
     assert raw(body["referrals"])["declined"] is None
-    assert raw(body["declines_by_reason"]) == {"total": None, "not_coded": None}
+    assert raw(body["declines_by_reason"]) == {"total": None} | {
+        code.value: None for code in DECLINE_CODES
+    }
     # Engagement at day 28 for the CMHT: 4 engaged < 5, so not engaged (3) goes too.
     assert raw(body["engagement_after_release"]["day_28"]) == {
         "total": 7,
