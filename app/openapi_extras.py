@@ -28,6 +28,9 @@ OPERATION_RENAMES = {
     "screening_trend": "readScreeningTrend",
     "export_hsds": "exportHsds",
     "search_services": "listServices",
+    "read_hsds_meta": "getHsdsMeta",
+    "list_hsds_services": "listHsdsServices",
+    "read_hsds_service": "getHsdsService",
 }
 
 TAGS: list[dict[str, str]] = [
