@@ -107,15 +107,21 @@ class SubjectAccess(BaseModel):
     """Everything held about the person (schema: docs/governance.md, "Subject access")."""
 
     model_config = ConfigDict(populate_by_name=True)
-    schema_version: str
+    schema_version: str = Field(description="The version of this export's layout.")
     participant_id: uuid.UUID
-    generated_at: Any
-    from_: date | None = Field(alias="from")
-    to: date | None
+    generated_at: Any = Field(description="When the export was made.")
+    from_: date | None = Field(
+        alias="from", description="First day covered (inclusive); null for all time."
+    )
+    to: date | None = Field(description="Last day covered (inclusive); null for up to now.")
     bounded: bool = Field(description="True for the person's own token (self-service parts)")
-    third_party_rule: str
-    record: dict[str, Any]
-    sections: dict[str, list[dict[str, Any]]]
+    third_party_rule: str = Field(description="How information about other people is handled.")
+    record: dict[str, Any] = Field(
+        description="The person's record: identity, custody and the other categories."
+    )
+    sections: dict[str, list[dict[str, Any]]] = Field(
+        description="Lists of records (consents, notes, referrals, disclosures ...), by section."
+    )
 
 
 @router.get(

@@ -22,25 +22,37 @@ MAX_RANGE_DAYS = 3660
 
 
 class Figure(BaseModel):
+    """One count, or `suppressed` when it is below the suppression threshold."""
+
     value: int | None = Field(description="Absent (null) when suppressed")
-    suppressed: bool
+    suppressed: bool = Field(
+        description="True when the count is too small to publish (value is null)."
+    )
 
 
 class Table(BaseModel):
+    """A total and its parts (e.g. referrals by status), each possibly suppressed."""
+
     total: Figure
-    parts: dict[str, Figure]
+    parts: dict[str, Figure] = Field(
+        description="The total broken down, e.g. by status or by category."
+    )
 
 
 class Statistics(BaseModel):
-    from_: date = Field(alias="from")
-    to: date
-    org_id: uuid.UUID | None
-    org_kind: OrgKind | None
-    suppression_threshold: int
-    referrals: Table
-    break_glass: Table
-    disclosures: Table
-    withdrawn_consents: Table
+    """Anonymous counts for a period: referrals, break-glass, disclosures, withdrawn consents.
+    Small counts are suppressed.
+    """
+
+    from_: date = Field(alias="from", description="First day of the period (inclusive).")
+    to: date = Field(description="Last day of the period (inclusive).")
+    org_id: uuid.UUID | None = Field(description="The organisation counted; null for all.")
+    org_kind: OrgKind | None = Field(description="The organisation kind counted; null for all.")
+    suppression_threshold: int = Field(description="Counts below this are suppressed.")
+    referrals: Table = Field(description="Referrals made in the period, by status.")
+    break_glass: Table = Field(description="Break-glass grants in the period, by review outcome.")
+    disclosures: Table = Field(description="Records disclosed in the period, by data category.")
+    withdrawn_consents: Table = Field(description="Consents withdrawn in the period.")
 
 
 @router.get(
