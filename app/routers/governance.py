@@ -115,7 +115,9 @@ class SubjectAccess(BaseModel):
     )
     to: date | None = Field(description="Last day covered (inclusive); null for up to now.")
     bounded: bool = Field(description="True for the person's own token (self-service parts)")
-    third_party_rule: str = Field(description="How information about other people is handled.")
+    third_party_rule: str = Field(
+        description="How information about other people (staff) is left out."
+    )
     record: dict[str, Any] = Field(
         description="The person's record: identity, custody and the other categories."
     )

@@ -26,7 +26,8 @@ class Figure(BaseModel):
 
     value: int | None = Field(description="Absent (null) when suppressed")
     suppressed: bool = Field(
-        description="True when the count is too small to publish (value is null)."
+        description="True when the count is withheld (value is null): too small to publish, "
+        "or a part that would let a small one be worked out."
     )
 
 
@@ -35,7 +36,7 @@ class Table(BaseModel):
 
     total: Figure
     parts: dict[str, Figure] = Field(
-        description="The total broken down, e.g. by status or by category."
+        description="The total broken down, e.g. referrals by outcome."
     )
 
 
@@ -49,9 +50,18 @@ class Statistics(BaseModel):
     org_id: uuid.UUID | None = Field(description="The organisation counted; null for all.")
     org_kind: OrgKind | None = Field(description="The organisation kind counted; null for all.")
     suppression_threshold: int = Field(description="Counts below this are suppressed.")
-    referrals: Table = Field(description="Referrals made in the period, by status.")
-    break_glass: Table = Field(description="Break-glass grants in the period, by review outcome.")
-    disclosures: Table = Field(description="Records disclosed in the period, by data category.")
+    referrals: Table = Field(
+        description="Referrals submitted in the period (to the organisations counted), by "
+        "outcome so far."
+    )
+    break_glass: Table = Field(
+        description="Break-glass grants in the period: justified, not justified, or "
+        "awaiting review."
+    )
+    disclosures: Table = Field(
+        description="Disclosures in the period, by basis: consent, a protocol without "
+        "consent, or break-glass."
+    )
     withdrawn_consents: Table = Field(description="Consents withdrawn in the period.")
 
 
