@@ -30,6 +30,7 @@ from app.routers import (
     fhir,
     governance,
     health,
+    hsds,
     movements,
     notes,
     notices,
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         records,
         timeline,
         directory,
+        hsds,
         referral_milestones,  # before referrals (see the module)
         referrals,
         release,

@@ -28,6 +28,9 @@ OPERATION_RENAMES = {
     "screening_trend": "readScreeningTrend",
     "export_hsds": "exportHsds",
     "search_services": "listServices",
+    "read_hsds_meta": "getHsdsMeta",
+    "list_hsds_services": "listHsdsServices",
+    "read_hsds_service": "getHsdsService",
 }
 
 TAGS: list[dict[str, str]] = [
@@ -284,6 +287,46 @@ def _creates_versioned(path: str, method: str, versioned: set[str]) -> bool:
     )
 
 
+_METHODS = ("get", "put", "patch", "post", "delete")
+
+
+def _has_id(response: dict[str, Any], components: dict[str, Any]) -> bool:
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    ref = schema.get("$ref", "")
+    target = components.get(ref.rsplit("/", 1)[-1], {}) if ref else schema
+    return "id" in target.get("properties", {})
+
+
+def _add_links(paths: dict[str, Any], components: dict[str, Any]) -> None:
+    """OpenAPI links from each create (201 with an `id`) to the operations on what it
+    created: the item itself and one level below it (e.g. createReferral -> readReferral,
+    updateReferral, actOnReferral). Generated clients and stateful tests follow them."""
+    for collection, item in paths.items():
+        created = item.get("post", {}).get("responses", {}).get("201")
+        if not created or not _has_id(created, components):
+            continue
+        below = re.compile(re.escape(collection) + r"/\{(?P<param>[a-z_]*id)\}(/[^/]+)?")
+        carried = {
+            name: f"$request.path.{name}" for name in re.findall(r"\{([a-z_]+)\}", collection)
+        }
+        links: dict[str, Any] = {}
+        for target, target_item in paths.items():
+            match = below.fullmatch(target)
+            if not match:
+                continue
+            for method in _METHODS:
+                operation = target_item.get(method)
+                if operation is None:
+                    continue
+                links[operation["operationId"]] = {
+                    "operationId": operation["operationId"],
+                    "parameters": {match["param"]: "$response.body#/id", **carried},
+                    "description": f"The created record's `id` is `{match['param']}` there.",
+                }
+        if links:
+            created["links"] = links
+
+
 def finish_document(schema: dict[str, Any], app: FastAPI, servers: list[str]) -> dict[str, Any]:
     """Apply the contract rules to the generated document (after the problem responses)."""
     schema["servers"] = [{"url": url} for url in servers]
@@ -308,4 +351,5 @@ def finish_document(schema: dict[str, Any], app: FastAPI, servers: list[str]) ->
         "Purpose", {"type": "string", "enum": [p.value for p in Purpose], "title": "Purpose"}
     )
     _describe_schemas(components)
+    _add_links(paths, components)
     return schema

@@ -40,6 +40,10 @@ ADMIN = _e("admin", "no", "admin", note="accounts and organisations, not care re
 # organisation's administrators: account administration, not a disclosure of the record.
 ADMIN_USERS = _e("admin", "no", "admin", note="participant accounts carry participant_id")
 DIRECTORY = _e("authenticated", "no", note="the service directory holds no personal data")
+# Readable without a token only when THROUGHCARE_PUBLIC_DIRECTORY is set (off by default).
+DIRECTORY_READ = _e(
+    "authenticated", "no", note="public with THROUGHCARE_PUBLIC_DIRECTORY; no personal data"
+)
 HOOKS = _e("authenticated", "no", "webhooks:manage", note="URLs and event types only")
 PROTOCOLS = _e("authenticated", "no", note="sharing agreements, not personal data")
 
@@ -145,11 +149,15 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", f"{P}/screenings/trend"): _e("authenticated", "yes", "records:read"),
     ("GET", f"{P}/timeline"): _e("authenticated", "yes", "records:read"),
     # the service directory
-    ("GET", "/api/v1/services"): DIRECTORY,
+    ("GET", "/api/v1/services"): DIRECTORY_READ,
     ("POST", "/api/v1/services"): _e("authenticated", "no", "directory:write"),
     ("GET", "/api/v1/services/stale"): DIRECTORY,
-    ("GET", "/api/v1/services/export/hsds"): DIRECTORY,
-    ("GET", "/api/v1/services/{service_id}"): DIRECTORY,
+    ("GET", "/api/v1/services/export/hsds"): DIRECTORY_READ,
+    ("GET", "/api/v1/services/{service_id}"): DIRECTORY_READ,
+    # the directory as an Open Referral (HSDS 3.0) feed
+    ("GET", "/api/v1/hsds"): DIRECTORY_READ,
+    ("GET", "/api/v1/hsds/services"): DIRECTORY_READ,
+    ("GET", "/api/v1/hsds/services/{service_id}"): DIRECTORY_READ,
     ("PATCH", "/api/v1/services/{service_id}"): _e("authenticated", "no", "directory:write"),
     # referrals
     ("GET", "/api/v1/referrals"): _e("authenticated", "yes", "referrals:read"),

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from app.auth.caller import get_caller
+from app.auth.guards import get_directory_reader
 from app.main import app
 from app.models.audit import AccessEvent
 from tests.fixtures import World
@@ -45,7 +46,10 @@ def app_routes() -> dict[tuple[str, str], tuple[frozenset[str], bool]]:
         for method in sorted(context.methods or ()):
             key = (method, str(context.path))
             assert key not in found, f"{key} is declared twice"
-            found[key] = (frozenset(scopes), get_caller in calls)
+            # A directory read needs a token unless THROUGHCARE_PUBLIC_DIRECTORY is set
+            # (off by default; tests/api/test_public_directory.py covers both settings).
+            needs_token = get_caller in calls or get_directory_reader in calls
+            found[key] = (frozenset(scopes), needs_token)
     return found
 
 

@@ -3,11 +3,14 @@
 import uuid
 from typing import Annotated
 
-from fastapi import Security
+from fastapi import Depends, Header, Request, Security
+from fastapi.security import SecurityScopes
 
-from app.auth.caller import Caller, get_caller
+from app.auth.caller import Caller, get_caller, oauth2
 from app.auth.scopes import Scope
+from app.core.db import DbSession
 from app.core.errors import Forbidden, NotFound, Unauthorized, error_responses
+from app.core.settings import get_settings
 from app.models.organisation import Role
 from app.sharing import policy
 
@@ -15,6 +18,26 @@ AUTH_ERRORS = error_responses(Unauthorized, Forbidden)
 
 AnyCaller = Annotated[Caller, Security(get_caller)]
 AdminCaller = Annotated[Caller, Security(get_caller, scopes=[Scope.admin])]
+
+
+async def get_directory_reader(
+    security_scopes: SecurityScopes,
+    request: Request,
+    session: DbSession,
+    token: Annotated[str | None, Depends(oauth2)],
+    x_purpose: Annotated[
+        str | None, Header(description="Purpose of use; default direct_care.")
+    ] = None,
+) -> Caller | None:
+    """The caller of a directory read: None for a caller without a token when
+    THROUGHCARE_PUBLIC_DIRECTORY is set; otherwise (and for any token sent) as get_caller."""
+    if token is None and get_settings().public_directory:
+        return None
+    return await get_caller(security_scopes, request, session, token, x_purpose)
+
+
+# Directory reads only: entries describe services, not people (see public_directory).
+DirectoryReader = Annotated[Caller | None, Security(get_directory_reader)]
 
 # The rank rules live with the other "who may act" rules (app/sharing/policy.py).
 ROLE_RANK, CLIENT_RANK = policy.ROLE_RANK, policy.CLIENT_RANK

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     break_glass_minutes: int = Field(default=60, ge=1, le=24 * 60)
     break_glass_min_justification: int = Field(default=40, ge=10)
     directory_stale_days: int = Field(default=90, ge=1)
+    # Open the service directory's read endpoints (the list, one entry, the HSDS export and
+    # the Open Referral feed) to callers without a token. Directory entries describe
+    # services, not people; everything else still needs a token.
+    public_directory: bool = False
     # Statistics: a count below this is reported as suppressed (docs/governance.md).
     # Retention (`throughcare retention run`): draft referrals untouched this many days are
     # deleted; the records of people whose intervention ended this many years ago purged.

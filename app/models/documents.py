@@ -17,6 +17,8 @@ from app.sharing.categories import Category
 
 
 class MediaType(StrEnum):
+    """The file types accepted for documents."""
+
     pdf = "application/pdf"
     png = "image/png"
     jpeg = "image/jpeg"
@@ -24,6 +26,9 @@ class MediaType(StrEnum):
 
 
 class ScanStatus(StrEnum):
+    """The virus scan result: `clean`, `pending` (held until scanned) or `infected`
+    (never served)."""
+
     clean = "clean"  # scanned clean, or no scanner configured
     pending = "pending"  # held until a scanner says it is clean
     infected = "infected"  # never served
@@ -60,6 +65,8 @@ class DocumentContent(SQLModel, table=True):
 
 
 class DocumentRead(SQLModel):
+    """A document attached to a case note (its content is fetched separately)."""
+
     id: uuid.UUID
     participant_id: uuid.UUID
     source_org_id: uuid.UUID
@@ -68,10 +75,10 @@ class DocumentRead(SQLModel):
         default=None, description="The referral it is attached to, or null."
     )
     category: Category
-    filename: str
-    media_type: MediaType
-    size_bytes: int
-    sha256: str
-    scan_status: ScanStatus
-    uploaded_by: str
+    filename: str = Field(description="The file name as uploaded.")
+    media_type: MediaType = Field(description="The file's type.")
+    size_bytes: int = Field(description="The file's size in bytes.")
+    sha256: str = Field(description="SHA-256 of the content (hex), to check a download.")
+    scan_status: ScanStatus = Field(description="Whether the file has passed the virus scan.")
+    uploaded_by: str = Field(description="Who uploaded it (`user:<id>` or `client:<id>`).")
     created_at: datetime

@@ -32,15 +32,27 @@ class EndingChecklist(SQLModel, table=True):
 class EndingChecklistUpdate(InputModel):
     """Body of PUT …/ending: what the practitioner confirms (false takes it back)."""
 
-    handover_confirmed: bool
-    handover_note: str | None = Field(default=None, max_length=2000)
-    participant_told: bool
+    handover_confirmed: bool = Field(
+        description="True: handover to community services is confirmed; false takes the "
+        "confirmation back."
+    )
+    handover_note: str | None = Field(
+        default=None, max_length=2000, description="A note on the handover, e.g. who takes over."
+    )
+    participant_told: bool = Field(
+        description="True: the person has been told when the intervention ends; false takes it "
+        "back."
+    )
 
 
 class Ending(SQLModel):
+    """How ready a participant's intervention is to end: the checklist and what is open."""
+
     participant_id: uuid.UUID
     intervention_end: date | None = None
-    days_to_end: int | None = None
+    days_to_end: int | None = Field(
+        default=None, description="Days until the intervention ends (negative once past)."
+    )
     items: list[ReadinessItem]
     open_items: list[str]
     version: int = 0
@@ -48,7 +60,9 @@ class Ending(SQLModel):
 
 
 class UpcomingEnding(SQLModel):
+    """A participant whose intervention ends soon, with the items still open."""
+
     participant_id: uuid.UUID
     intervention_end: date
-    days_to_end: int
+    days_to_end: int = Field(description="Days until the intervention ends.")
     open_items: list[str]

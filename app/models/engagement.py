@@ -16,6 +16,10 @@ from app.models.participant import Withheld
 
 
 class EngagementState(StrEnum):
+    """How engagement after release is going: `engaged`, `first_appointment_missed`,
+    `no_contact_yet`, `not_yet_due`, `unknown` (evidence withheld from you) or `not_released`.
+    """
+
     engaged = "engaged"  # contact since release: an attended appointment or a contact note
     first_appointment_missed = "first_appointment_missed"  # and no contact since
     no_contact_yet = "no_contact_yet"  # past the first notice day, nothing booked ahead
@@ -29,20 +33,34 @@ class ServiceEngagement(SQLModel):
 
     organisation_id: uuid.UUID
     organisation_name: str | None = None
-    why: list[str]  # "referral" (accepted) and/or "care_team"
-    state: EngagementState
-    first_appointment_id: uuid.UUID | None = None
-    first_appointment_at: datetime | None = None
+    why: list[str] = Field(
+        description="Why this organisation should be in touch: `referral` (an accepted referral) "
+        "and/or `care_team`."
+    )
+    state: EngagementState = Field(description="How engagement with this organisation is going.")
+    first_appointment_id: uuid.UUID | None = Field(
+        default=None, description="The first appointment with it after release."
+    )
+    first_appointment_at: datetime | None = Field(
+        default=None, description="When that first appointment is or was."
+    )
     evidence_ids: list[str] = []
     note: str | None = None
 
 
 class Engagement(SQLModel):
+    """How a released participant's engagement with community services is going."""
+
     participant_id: uuid.UUID
-    state: EngagementState
+    state: EngagementState = Field(description="The overall state, over all the services.")
     release_date: date | None = None
-    days_since_release: int | None = None
-    services: list[ServiceEngagement] = []
+    days_since_release: int | None = Field(
+        default=None, description="Days since release; null before release."
+    )
+    services: list[ServiceEngagement] = Field(
+        default_factory=list,
+        description="Each community organisation the person should be in touch with.",
+    )
     note: str | None = None
     withheld: list[Withheld] = []
 
@@ -51,10 +69,10 @@ class EngagementSummary(SQLModel):
     """One row of the caseload: a released participant and how engagement is going."""
 
     participant_id: uuid.UUID
-    state: EngagementState
+    state: EngagementState = Field(description="The overall engagement state.")
     release_date: date
-    days_since_release: int
-    services: dict[str, int]  # how many services are in each state
+    days_since_release: int = Field(description="Days since release.")
+    services: dict[str, int] = Field(description="How many services are in each engagement state.")
 
 
 class EngagementNotice(SQLModel, table=True):

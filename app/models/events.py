@@ -82,11 +82,15 @@ class EventRead(SQLModel):
     id: str
     seq: int
     type: str
-    timestamp: datetime
-    data: dict[str, Any]
+    timestamp: datetime = Field(description="When the event happened.")
+    data: dict[str, Any] = Field(
+        description="Ids and a link to fetch the resource; never personal data."
+    )
 
 
 class EventPage(SQLModel):
+    """A page of events after your cursor; poll again with `next_cursor`."""
+
     items: list[EventRead]
     next_cursor: str
 

@@ -30,16 +30,27 @@ class RestrictionTarget(StrEnum):
 
 
 class ObjectionStatus(StrEnum):
+    """Where an objection stands: `pending`, `upheld` or `not_upheld`."""
+
     pending = "pending"
     upheld = "upheld"
     not_upheld = "not_upheld"
 
 
 class RestrictionCreate(InputModel):
+    """A restriction the participant asked for (request body): keep these categories from a target.
+    Give `target_org_id` exactly when the target is `organisation`, `target_org_kind` exactly
+    when it is `org_kind`.
+    """
+
     categories: list[Category] = Field(min_length=1, max_length=ENUM_LIST_MAX)
-    target: RestrictionTarget
-    target_org_id: uuid.UUID | None = None
-    target_org_kind: OrgKind | None = None
+    target: RestrictionTarget = Field(description="Who the categories are kept from.")
+    target_org_id: uuid.UUID | None = Field(
+        default=None, description="The organisation (when target is `organisation`)."
+    )
+    target_org_kind: OrgKind | None = Field(
+        default=None, description="The organisation kind (when target is `org_kind`)."
+    )
     reason: str | None = Field(default=None, max_length=2000)
 
     @model_validator(mode="after")
@@ -54,10 +65,14 @@ class RestrictionCreate(InputModel):
 
 
 class RestrictionLift(InputModel):
+    """Lifting a restriction (request body)."""
+
     reason: str = Field(min_length=3, max_length=1000)
 
 
 class ObjectionDecision(InputModel):
+    """An information-governance lead's decision on an objection (request body)."""
+
     outcome: ObjectionStatus
     reason: str = Field(min_length=3, max_length=2000)
 
@@ -95,30 +110,40 @@ class Restriction(SQLModel, table=True):
 
 
 class RestrictionRead(SQLModel):
+    """A restriction on sharing, whether it is active, and its objection."""
+
     id: uuid.UUID
     participant_id: uuid.UUID
     source_org_id: uuid.UUID
     categories: list[str]
-    target: RestrictionTarget
-    target_org_id: uuid.UUID | None
-    target_org_kind: str | None
+    target: RestrictionTarget = Field(description="Who the categories are kept from.")
+    target_org_id: uuid.UUID | None = Field(
+        description="The organisation, when the target is `organisation`."
+    )
+    target_org_kind: str | None = Field(
+        description="The organisation kind, when the target is `org_kind`."
+    )
     reason: str | None
     recorded_by: str
-    recorded_at: datetime
-    lifted_at: datetime | None
-    lift_reason: str | None
+    recorded_at: datetime = Field(description="When it was recorded.")
+    lifted_at: datetime | None = Field(description="When it was lifted; null while active.")
+    lift_reason: str | None = Field(description="Why it was lifted.")
     status: str = Field(description="active | lifted")
-    objection_id: uuid.UUID
+    objection_id: uuid.UUID = Field(description="The objection recorded with it.")
     objection_status: ObjectionStatus = Field(
         description="For protocols not based on consent: pending until an "
         "information-governance lead decides; upheld makes it override them too."
     )
-    objection_decided_at: datetime | None
-    objection_reason: str | None
+    objection_decided_at: datetime | None = Field(
+        description="When the objection was decided; null if pending."
+    )
+    objection_reason: str | None = Field(description="The reason given for the decision.")
 
 
 class RestrictedRecordWrite(InputModel):
-    restricted: bool
+    """Restrict or unrestrict a person's whole record (request body)."""
+
+    restricted: bool = Field(description="True hides the person from everyone but `org_ids`.")
     reason: str = Field(min_length=3, max_length=1000)
     org_ids: list[uuid.UUID] = Field(
         default=[],
@@ -151,9 +176,13 @@ class RestrictedRecordOrg(SQLModel, table=True):
 
 
 class RestrictedRecordRead(SQLModel):
+    """Whether a person's whole record is restricted, and to whom."""
+
     participant_id: uuid.UUID
-    restricted: bool
-    org_ids: list[uuid.UUID]
+    restricted: bool = Field(description="True while the record is restricted.")
+    org_ids: list[uuid.UUID] = Field(
+        description="The organisations that may still know the person exists."
+    )
     reason: str
-    set_by: str
-    set_at: datetime
+    set_by: str = Field(description="Who set it (`user:<id>`).")
+    set_at: datetime = Field(description="When it was set.")

@@ -15,6 +15,8 @@ _PRISON_NUMBER = re.compile(r"^[A-Z][0-9]{4}[A-Z]{2}$")
 
 
 class MovementKind(StrEnum):
+    """A custody movement: `received`, `transferred`, `released` or `recalled`."""
+
     received = "received"
     transferred = "transferred"
     released = "released"
@@ -62,10 +64,14 @@ class Movement(SQLModel, table=True):
 
 
 class MovementRead(SQLModel):
+    """A custody movement as recorded (a repeat of an event id is a no-op)."""
+
     id: uuid.UUID
-    event_id: str
+    event_id: str = Field(description="The sender's id for the movement.")
     kind: MovementKind
     participant_id: uuid.UUID
     occurred_at: datetime
-    received_at: datetime
-    duplicate: bool = False
+    received_at: datetime = Field(description="When Throughcare received it.")
+    duplicate: bool = Field(
+        default=False, description="True when this event id was already received (nothing changed)."
+    )

@@ -18,6 +18,8 @@ from app.sharing.categories import Category
 
 
 class NoteKind(StrEnum):
+    """What kind of contact a case note records."""
+
     contact = "contact"
     meeting = "meeting"
     phone_call = "phone_call"
@@ -28,7 +30,9 @@ class NoteKind(StrEnum):
 class CaseNoteFields(SQLModel):
     kind: NoteKind = Field(sa_type=enum_type(NoteKind))
     category: Category = Field(sa_type=enum_type(Category))
-    occurred_on: date = Field(index=True)
+    occurred_on: date = Field(
+        index=True, description="The day the contact or event happened (not when it was written)."
+    )
     text: str = Field(min_length=1, max_length=8000)
 
 
@@ -41,7 +45,9 @@ class CaseNoteUpdate(InputModel):
 
     kind: NoteKind | None = None
     category: Category | None = None
-    occurred_on: date | None = None
+    occurred_on: date | None = Field(
+        default=None, description="The corrected day the contact happened."
+    )
     text: str | None = Field(default=None, min_length=1, max_length=8000)
     reason: str = Field(min_length=3, max_length=500)
 
@@ -82,29 +88,33 @@ class CaseNoteVersion(SQLModel, table=True):
 
 
 class CaseNoteRead(CaseNoteFields):
+    """A case note as it reads now, with who wrote it and its version."""
+
     id: uuid.UUID
     participant_id: uuid.UUID
     source_org_id: uuid.UUID
-    author: str
+    author: str = Field(description="Who wrote the note (`user:<id>` or `client:<id>`).")
     version: int
     created_at: datetime
     updated_at: datetime
 
 
 class CaseNoteVersionRead(SQLModel):
+    """One version of a case note as it read then."""
+
     version: int
     kind: NoteKind
     category: Category
-    occurred_on: date
+    occurred_on: date = Field(description="The day the contact happened, as this version said.")
     text: str
-    written_by: str
-    written_at: datetime
+    written_by: str = Field(description="Who wrote this version (`user:<id>` or `client:<id>`).")
+    written_at: datetime = Field(description="When this version was written.")
     reason: str | None
 
 
 class CaseNoteHistory(SQLModel):
     """Every version of a note the caller may see, oldest first."""
 
-    note_id: uuid.UUID
+    note_id: uuid.UUID = Field(description="The case note these versions belong to.")
     items: list[CaseNoteVersionRead]
     withheld: list[WithheldCountRead] = []

@@ -10,6 +10,8 @@ from app.models.base import InputModel, UTCDateTime, enum_type, new_id, utcnow
 
 
 class MilestoneKind(StrEnum):
+    """A step in the person's contact with the service a referral went to."""
+
     first_contact_made = "first_contact_made"
     first_appointment_booked = "first_appointment_booked"
     attended = "attended"
@@ -21,7 +23,7 @@ class MilestoneCreate(InputModel):
     """Body of POST /referrals/{referral_id}/milestones."""
 
     kind: MilestoneKind
-    occurred_on: date
+    occurred_on: date = Field(description="The day it happened.")
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -45,16 +47,20 @@ class ReferralMilestone(SQLModel, table=True):
 
 
 class MilestoneRead(SQLModel):
+    """A milestone the receiving service recorded on a referral."""
+
     id: uuid.UUID
-    referral_id: uuid.UUID
+    referral_id: uuid.UUID = Field(description="The referral the milestone belongs to.")
     source_org_id: uuid.UUID
     kind: MilestoneKind
-    occurred_on: date
+    occurred_on: date = Field(description="The day it happened.")
     note: str | None
     recorded_by: str
-    recorded_at: datetime
+    recorded_at: datetime = Field(description="When it was recorded.")
 
 
 class UpdateRequestRead(SQLModel):
-    referral_id: uuid.UUID
-    notice_id: uuid.UUID
+    """A request to the receiving service for an update on a referral."""
+
+    referral_id: uuid.UUID = Field(description="The referral the update is asked for.")
+    notice_id: uuid.UUID = Field(description="The notice sent to the receiving organisation.")

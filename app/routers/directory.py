@@ -1,15 +1,16 @@
-"""The service directory: any authenticated caller reads it; providers keep it current."""
+"""The service directory: any authenticated caller reads it (anyone, with
+THROUGHCARE_PUBLIC_DIRECTORY set); providers keep it current."""
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from sqlmodel import SQLModel
 
-from app.auth.guards import AUTH_ERRORS, AnyCaller
+from app.auth.guards import AUTH_ERRORS, AnyCaller, DirectoryReader
 from app.core.db import DbSession
 from app.core.errors import Forbidden, NotFound, Unprocessable, error_responses
 from app.core.pagination import Page, Paging
+from app.core.settings import get_settings
 from app.models.base import utcnow
 from app.models.directory import (
     ServiceCategory,
@@ -19,26 +20,35 @@ from app.models.directory import (
     Setting,
     Weekday,
 )
+from app.models.hsds import HsdsPage
 from app.services import directory as service
-from app.services.hsds import hsds_service
+from app.services.hsds import hsds_page
 from app.sharing.deps import DirectoryWrite
 
 router = APIRouter(prefix="/api/v1/services", tags=["directory"], responses=AUTH_ERRORS)
 HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 # PostgreSQL cannot compare text with NUL in it: refuse it as invalid input (422).
 NO_NUL = r"^[^\x00]*$"
+# Page numbers stay small enough that page * per_page is a valid SQL OFFSET everywhere.
+MAX_PAGE = 1_000_000
+PageNumber = Annotated[
+    int, Query(ge=1, le=MAX_PAGE, description="Page number, from 1 (HSDS paging).")
+]
+PerPage = Annotated[
+    int | None,
+    Query(ge=1, description="Services per page (HSDS paging; capped like `limit`)."),
+]
 
 
-class HsdsPage(SQLModel):
-    """HSDS `service` objects, one page at a time."""
-
-    contents: list[dict[str, Any]]
-    next_cursor: str | None = None
+def per_page_or_default(per_page: int | None) -> int:
+    """The page size asked for, capped by THROUGHCARE_MAX_PAGE_SIZE."""
+    settings = get_settings()
+    return min(per_page or settings.default_page_size, settings.max_page_size)
 
 
 @router.get("", response_model=Page[ServiceRead])
 def search_services(
-    caller: AnyCaller,
+    caller: DirectoryReader,
     session: DbSession,
     paging: Paging,
     setting: Setting | None = None,
@@ -88,14 +98,24 @@ def stale_services(caller: AnyCaller, session: DbSession, paging: Paging) -> Pag
 
 
 @router.get("/export/hsds", response_model=HsdsPage)
-def export_hsds(caller: AnyCaller, session: DbSession, paging: Paging) -> HsdsPage:
-    """The active directory as Open Referral HSDS 3.0-shaped `service` objects."""
-    items, cursor = service.search_services(session, service.ServiceSearch(), paging, utcnow())
-    return HsdsPage(contents=[hsds_service(i) for i in items], next_cursor=cursor)
+def export_hsds(
+    caller: DirectoryReader, session: DbSession, page: PageNumber = 1, per_page: PerPage = None
+) -> HsdsPage:
+    """The active directory as fully nested Open Referral HSDS 3.0 services, page by page."""
+    return HsdsPage.model_validate(
+        hsds_page(
+            session,
+            service.ServiceSearch(),
+            page=page,
+            per_page=per_page_or_default(per_page),
+            full=True,
+            now=utcnow(),
+        )
+    )
 
 
 @router.get("/{service_id}", response_model=ServiceRead, responses=error_responses(NotFound))
-def read_service(caller: AnyCaller, session: DbSession, service_id: uuid.UUID) -> ServiceRead:
+def read_service(caller: DirectoryReader, session: DbSession, service_id: uuid.UUID) -> ServiceRead:
     """One directory entry."""
     row = service.get_service(session, service_id)
     return service.service_views(session, [row], utcnow())[0]

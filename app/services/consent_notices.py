@@ -10,7 +10,7 @@ so the person's disclosure log says who was told and who acknowledged, in plain 
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import String, cast, exists
 from sqlmodel import Session, col, select
 
@@ -39,10 +39,14 @@ RESOURCE = "consent_notice"
 
 
 class ConsentNoticeRead(BaseModel):
-    notice_id: uuid.UUID
+    """A notice sent to an organisation that was given data under a consent now withdrawn, and
+    whether it has acknowledged it.
+    """
+
+    notice_id: uuid.UUID = Field(description="The notice the organisation received.")
     organisation_id: uuid.UUID
     organisation_name: str
-    notified_at: datetime
+    notified_at: datetime = Field(description="When the organisation was told.")
     acknowledged_at: datetime | None
     acknowledged_by: str | None
     text: str

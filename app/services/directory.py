@@ -54,7 +54,8 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _search_statement(search: ServiceSearch, now: datetime) -> Any:
+def search_statement(search: ServiceSearch, now: datetime) -> Any:
+    """The directory entries matching `search` (unordered, unpaged)."""
     stmt = select(Service)
     if not search.include_inactive:
         stmt = stmt.where(col(Service.active).is_(True))
@@ -154,7 +155,7 @@ def search_services(
 ) -> tuple[list[ServiceRead], str | None]:
     """One page of directory entries matching the search, by name."""
     rows, cursor = paginate(
-        session, _search_statement(search, now), [Service.name, Service.id], paging
+        session, search_statement(search, now), [Service.name, Service.id], paging
     )
     return service_views(session, rows, now), cursor
 

@@ -8,7 +8,7 @@ what the organisation could hear of, then each is decided and recorded like a re
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from app.core.errors import Conflict, NotFound, Unprocessable
@@ -24,19 +24,33 @@ RESOURCE = "event"
 
 
 class DeliveryRead(BaseModel):
+    """One webhook delivery of an event to a subscription: its attempts and outcome."""
+
     id: uuid.UUID
-    event_id: uuid.UUID
-    event_type: str
-    subscription_id: uuid.UUID
-    redelivery_of: uuid.UUID | None
+    event_id: uuid.UUID = Field(description="The event delivered.")
+    event_type: str = Field(description="The event's type, e.g. `referral.submitted`.")
+    subscription_id: uuid.UUID = Field(description="The webhook subscription it was sent to.")
+    redelivery_of: uuid.UUID | None = Field(
+        description="The earlier delivery this one repeats, when asked to redeliver."
+    )
     status: str
-    attempts: int
-    next_attempt_at: datetime
-    last_attempt_at: datetime | None
-    last_status_code: int | None
-    last_error: str | None
-    delivered_at: datetime | None
-    latency_ms: int | None
+    attempts: int = Field(description="How many times sending has been tried so far.")
+    next_attempt_at: datetime = Field(
+        description="When the next try is due (if not delivered yet)."
+    )
+    last_attempt_at: datetime | None = Field(
+        description="When it was last tried; null before the first try."
+    )
+    last_status_code: int | None = Field(
+        description="The HTTP status your endpoint answered last; null if none."
+    )
+    last_error: str | None = Field(
+        description="Why the last try failed (e.g. timeout); null when it did not."
+    )
+    delivered_at: datetime | None = Field(
+        description="When your endpoint accepted it (2xx); null until then."
+    )
+    latency_ms: int | None = Field(description="How long the successful try took, in milliseconds.")
     created_at: datetime
 
 

@@ -31,34 +31,65 @@ RESOURCE = "webhook_subscription"
 
 
 class SubscriptionCreate(BaseModel):
+    """A new webhook subscription (request body): https URL and event types."""
+
     model_config = ConfigDict(extra="forbid")
-    url: str = Field(max_length=2000)
-    event_types: list[str] = Field(min_length=1, max_length=len(EVENT_TYPES))
+    url: str = Field(
+        max_length=2000,
+        description="Where events are POSTed (https; signed per Standard Webhooks).",
+    )
+    event_types: list[str] = Field(
+        min_length=1,
+        max_length=len(EVENT_TYPES),
+        description="The event types to receive, e.g. `referral.submitted`.",
+    )
     description: str | None = Field(default=None, max_length=300)
 
 
 class SubscriptionUpdate(BaseModel):
+    """Changes to a webhook subscription (request body)."""
+
     model_config = ConfigDict(extra="forbid")
-    url: str | None = Field(default=None, max_length=2000)
-    event_types: list[str] | None = Field(default=None, min_length=1, max_length=len(EVENT_TYPES))
+    url: str | None = Field(
+        default=None, max_length=2000, description="A new URL to POST events to."
+    )
+    event_types: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=len(EVENT_TYPES),
+        description="The event types to receive from now on.",
+    )
     description: str | None = Field(default=None, max_length=300)
     active: bool | None = None
 
 
 class SecretRotation(BaseModel):
+    """Rotating a subscription's signing secret (request body)."""
+
     model_config = ConfigDict(extra="forbid")
-    grace_hours: int | None = Field(default=None, ge=0, le=24 * 30)
+    grace_hours: int | None = Field(
+        default=None,
+        ge=0,
+        le=24 * 30,
+        description="Hours the old secret still signs too (default: the server's setting).",
+    )
 
 
 class SubscriptionRead(BaseModel):
+    """A webhook subscription (its secret is never shown again)."""
+
     id: uuid.UUID
     organisation_id: uuid.UUID
-    url: str
-    event_types: list[str]
+    url: str = Field(description="Where events are POSTed.")
+    event_types: list[str] = Field(description="The event types it receives.")
     description: str | None
     active: bool
-    disabled_reason: str | None
-    previous_secret_expires_at: datetime | None
+    disabled_reason: str | None = Field(
+        description="Why the server disabled it (e.g. failing); null if not."
+    )
+    previous_secret_expires_at: datetime | None = Field(
+        description="Until when the old secret also signs, after a rotation."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -66,7 +97,7 @@ class SubscriptionRead(BaseModel):
 class SubscriptionWithSecret(SubscriptionRead):
     """The subscription with its signing secret: returned once, never again."""
 
-    secret: str
+    secret: str = Field(description="The signing secret (`whsec_...`): shown once; store it.")
 
 
 def new_secret() -> str:

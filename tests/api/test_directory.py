@@ -186,7 +186,7 @@ class TestHsdsExport:
     def test_hsds_shape(self, client: TestClient, world: World) -> None:
         body = _create(client, world)
         h = world.headers(world.org("Probation", OrgKind.probation))
-        res = client.get(f"{URL}/export/hsds", params={"limit": 100}, headers=h)
+        res = client.get(f"{URL}/export/hsds", params={"per_page": 100}, headers=h)
         assert res.status_code == 200
         found = [s for s in res.json()["contents"] if s["id"] == body["id"]]
         assert len(found) == 1
@@ -194,10 +194,15 @@ class TestHsdsExport:
         assert hsds["organization"]["id"] == body["provider_org_id"]
         assert hsds["eligibility_description"] == body["eligibility"]
         assert {s["byday"] for s in hsds["schedules"]} == {"MO", "TU", "WE", "TH", "FR"}
-        assert {
-            "code": "housing",
-            "name": "housing",
-            "taxonomy": "throughcare-service-category",
-        } in [a["taxonomy_term"] for a in hsds["attributes"]]
-        assert hsds["throughcare"]["weekend_gap"] is True
-        assert hsds["phones"] == [{"number": "01632 960000"}]
+        terms = {
+            (a["taxonomy_term"]["taxonomy"], a["taxonomy_term"]["code"], a.get("value"))
+            for a in hsds["attributes"]
+        }
+        assert ("throughcare-service-category", "housing", None) in terms
+        assert ("throughcare-exclusion", "exclusion", "Under 18") in terms
+        assert (
+            "throughcare-referral-intake",
+            "accepts_throughcare_referrals",
+            "true",
+        ) in terms
+        assert [p["number"] for p in hsds["phones"]] == ["01632 960000"]
