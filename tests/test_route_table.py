@@ -45,7 +45,10 @@ def app_routes() -> dict[tuple[str, str], tuple[frozenset[str], bool]]:
         for method in sorted(context.methods or ()):
             key = (method, str(context.path))
             assert key not in found, f"{key} is declared twice"
-            found[key] = (frozenset(scopes), get_caller in calls)
+            # get_caller, or the gate dependency that verifies the token itself
+            # (app/sharing/deps.py, marked `authenticates`).
+            verifies = any(c is get_caller or getattr(c, "authenticates", False) for c in calls)
+            found[key] = (frozenset(scopes), verifies)
     return found
 
 
