@@ -9,7 +9,9 @@ must not walk. Per participant: a lead coordination organisation (the source of 
 record), probation for 90 %, one more of prison healthcare / mental health / housing /
 peer support, and an ended membership for 10 % (~3.1 care-team rows); 0.6 consents;
 one referral (all statuses); 60 % have a plan with 2 goals and an action each; 2 access
-events (a valid hash chain). Deterministic (seeded), so both backends hold the same data.
+events (a valid hash chain); 0.5 % are restricted records (issue 14) naming their lead
+organisation, and 0.1 % have a restriction that was lifted, so the planner sees those
+tables at a realistic size, not empty. Deterministic (seeded), so both backends hold the same data.
 
 Loading: COPY on PostgreSQL (foreign-key triggers off for the session), executemany in
 large transactions on SQLite (journal off while loading). Cached under var/bench/ keyed
@@ -28,7 +30,7 @@ from typing import Any
 
 from app.sharing.audit import event_hash, stripe_for
 
-WORLD_VERSION = "2"
+WORLD_VERSION = "3"
 CHUNK = 20_000
 NOW = datetime.now(UTC).replace(microsecond=0)
 TODAY = NOW.date()
@@ -124,6 +126,8 @@ class World:
             "plan_goals": int(n * 1.2),
             "plan_actions": int(n * 1.2),
             "access_events": 2 * n,
+            "restricted_records": int(n * 0.006),
+            "restricted_record_orgs": int(n * 0.005),
         }
 
     def people(self) -> Iterator[dict[str, dict[str, Any] | list[dict[str, Any]]]]:
@@ -290,6 +294,23 @@ class World:
                             **common,
                         }
                     )
+            restricted: list[dict[str, Any]] = []
+            restricted_orgs: list[dict[str, Any]] = []
+            roll = rng.random()
+            if roll < 0.006:
+                on = roll < 0.005  # 0.1 % lifted: a row with restricted = false, no orgs
+                restricted.append(
+                    {
+                        "participant_id": pid,
+                        "restricted": on,
+                        "reason": "Synthetic restriction",
+                        "set_by": self.actor,
+                        "set_by_org_id": lead,
+                        "set_at": since,
+                    }
+                )
+                if on:
+                    restricted_orgs.append({"participant_id": pid, "org_id": lead})
             yield {
                 "participants": person,
                 "care_team_members": members,
@@ -298,6 +319,8 @@ class World:
                 "plans": plans,
                 "plan_goals": goals,
                 "plan_actions": actions,
+                "restricted_records": restricted,
+                "restricted_record_orgs": restricted_orgs,
             }
 
     def access_events(

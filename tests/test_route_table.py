@@ -46,10 +46,15 @@ def app_routes() -> dict[tuple[str, str], tuple[frozenset[str], bool]]:
         for method in sorted(context.methods or ()):
             key = (method, str(context.path))
             assert key not in found, f"{key} is declared twice"
-            # A directory read needs a token unless THROUGHCARE_PUBLIC_DIRECTORY is set
-            # (off by default; tests/api/test_public_directory.py covers both settings).
-            needs_token = get_caller in calls or get_directory_reader in calls
-            found[key] = (frozenset(scopes), needs_token)
+            # A token is verified by get_caller, or by the gate dependency that verifies it
+            # itself (app/sharing/deps.py, marked `authenticates`). A directory read needs a
+            # token unless THROUGHCARE_PUBLIC_DIRECTORY is set (off by default;
+            # tests/api/test_public_directory.py covers both settings).
+            verifies = any(
+                c is get_caller or c is get_directory_reader or getattr(c, "authenticates", False)
+                for c in calls
+            )
+            found[key] = (frozenset(scopes), verifies)
     return found
 
 

@@ -1,6 +1,7 @@
 """Who is calling: the Caller built from a verified token, and the scope guard."""
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Annotated
 
@@ -134,16 +135,33 @@ def _purpose(value: str | None) -> Purpose:
         ) from None
 
 
+X_PURPOSE_DOC = "Purpose of use; default direct_care."
+
+
 async def get_caller(
     security_scopes: SecurityScopes,
     request: Request,
     session: DbSession,
     token: Annotated[str | None, Depends(oauth2)],
-    x_purpose: Annotated[
-        str | None, Header(description="Purpose of use; default direct_care.")
-    ] = None,
+    x_purpose: Annotated[str | None, Header(description=X_PURPOSE_DOC)] = None,
 ) -> Caller:
     """The verified caller, holding every scope the operation requires."""
+    return await authenticate(security_scopes.scopes, request, session, token, x_purpose)
+
+
+async def authenticate(
+    required: Sequence[str],
+    request: Request,
+    session: Session,
+    token: str | None,
+    x_purpose: str | None,
+) -> Caller:
+    """The verified caller holding every scope in `required` (401 / 403 otherwise).
+
+    `session` is the request's own session, used only for an external token's
+    organisation and when the active-subject cache has no fresh answer (both looked up
+    in the thread pool, so a stalled database cannot freeze the event loop).
+    """
     if not token or not token.lower().startswith("bearer "):
         raise Unauthorized()
     raw = token[7:].strip()
@@ -155,7 +173,6 @@ async def get_caller(
     except InvalidToken:
         raise Unauthorized("The bearer token is not valid.") from None
     if caller.token_type == "external":
-        # A database lookup: in the thread pool, so a stalled database cannot freeze the loop.
         caller = await run_in_threadpool(_bind_external_org, caller, session)
     else:
         subject = _subject(caller)
@@ -165,7 +182,7 @@ async def get_caller(
             active = await run_in_threadpool(subject_is_active, session, subject)
         if not active:
             raise Unauthorized("The account or organisation behind this token is not active.")
-    missing = [s for s in security_scopes.scopes if s not in caller.scopes]
+    missing = [s for s in required if s not in caller.scopes]
     if missing:
         raise Forbidden(f"The token lacks the scope(s): {' '.join(missing)}.")
     return caller

@@ -1,34 +1,64 @@
 """Typed access requirements: a SharingGate for a caller holding the named scopes."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator
+from contextlib import ExitStack, contextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, Security
+import anyio
+from fastapi import Depends, Header, Request, Security
+from fastapi.concurrency import run_in_threadpool
 
-from app.auth.caller import Caller, get_caller
+from app.auth.caller import X_PURPOSE_DOC, authenticate, oauth2
 from app.auth.scopes import Scope
-from app.core.db import DbSession
+from app.core.db import get_session
 from app.sharing.gate import SharingGate
 
 
 def gate_with(*scopes: Scope) -> Any:
     """A dependency giving the request's SharingGate once the token holds `scopes`.
 
-    The gate's audit scope wraps the endpoint: its events are appended before the session
-    dependency commits, and a failed request's denials are written after its rollback.
+    One dependency for the session, the caller and the gate (each used to be a layer of
+    its own, and each sync layer cost two hops to the thread pool). Set-up runs on the
+    event loop: verifying the token is CPU work, and opening the session does no I/O
+    (the session dependency's own generator is entered here, so a test's override of
+    `get_session` still applies). A fresh active-subject answer is cached; a miss is
+    looked up in the thread pool. The teardown, which writes, runs in the thread pool in
+    ONE hop: the gate's audit scope (its events appended before the commit; on failure
+    the work rolled back and the denials committed on their own), then the session's
+    commit or rollback. Ended before the response is sent (scope="function"): a failed
+    commit, an audit row that cannot be written, fails the request (docs/decisions/0001).
     """
+    required = [s.value for s in scopes]
 
-    def _gate(
-        session: DbSession,
-        caller: Annotated[Caller, Security(get_caller, scopes=[s.value for s in scopes])],
-    ) -> Iterator[SharingGate]:
-        # A sync generator: FastAPI runs the audit flush (database writes) in the thread
-        # pool, like the session's commit (docs/decisions/0001).
-        with SharingGate(session, caller).auditing() as gate:
+    async def _gate(
+        request: Request,
+        token: Annotated[str | None, Security(oauth2, scopes=required)],
+        x_purpose: Annotated[str | None, Header(description=X_PURPOSE_DOC)] = None,
+    ) -> AsyncIterator[SharingGate]:
+        factory = request.app.dependency_overrides.get(get_session, get_session)
+        stack = ExitStack()
+        try:
+            session = stack.enter_context(contextmanager(factory)())
+            caller = await authenticate(required, request, session, token, x_purpose)
+            gate = stack.enter_context(SharingGate(session, caller).auditing())
+        except BaseException as exc:
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(stack.__exit__, type(exc), exc, exc.__traceback__)
+            raise
+        try:
             yield gate
+        except BaseException as exc:
+            # The endpoint failed (or the request was cancelled): roll back, write the
+            # denials, and let the error answer.
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(stack.__exit__, type(exc), exc, exc.__traceback__)
+            raise
+        await run_in_threadpool(stack.__exit__, None, None, None)
 
-    dependency: Callable[..., Iterator[SharingGate]] = _gate
-    return Depends(dependency, scope="function")
+    # Marks the dependency as one that verifies the bearer token (as get_caller does), for
+    # the route table's check that no route is reachable without a token.
+    _gate.authenticates = True  # type: ignore[attr-defined]
+    return Depends(_gate, scope="function")
 
 
 ParticipantsRead = Annotated[SharingGate, gate_with(Scope.participants_read)]

@@ -61,17 +61,32 @@ def is_current_lead(
 
 def record_open_to(participant_id: Any, org: Any) -> ColumnElement[bool]:
     """Not a restricted record, or one naming the organisation (issue 14): a restricted
-    record exists for nobody else, whatever the protocols, care team or referrals say."""
-    return or_(
-        ~exists().where(
+    record exists for nobody else, whatever the protocols, care team or referrals say.
+
+    One NOT EXISTS ("no restriction in force that leaves the organisation out") whose
+    subqueries carry `OFFSET 0`: PostgreSQL then keeps each as a correlated probe of the
+    table's primary key per candidate row (a page's worth), instead of pulling it up into
+    a hash anti-join that reads every restricted record on every list page (a cost that
+    grows with the world). Same rows either way; the OFFSET only steers the planner.
+    """
+    named = (
+        select(col(RestrictedRecordOrg.participant_id))
+        .where(
+            col(RestrictedRecordOrg.participant_id) == col(RestrictedRecord.participant_id),
+            col(RestrictedRecordOrg.org_id) == org,
+        )
+        .offset(0)
+    )
+    closed = (
+        select(col(RestrictedRecord.participant_id))
+        .where(
             col(RestrictedRecord.participant_id) == participant_id,
             col(RestrictedRecord.restricted).is_(True),
-        ),
-        exists().where(
-            col(RestrictedRecordOrg.participant_id) == participant_id,
-            col(RestrictedRecordOrg.org_id) == org,
-        ),
+            ~named.exists(),
+        )
+        .offset(0)
     )
+    return ~closed.exists()
 
 
 def member_of(org: Any, now: Any) -> ColumnElement[bool]:
