@@ -9,11 +9,13 @@ from collections import Counter
 import pytest
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
+from standardwebhooks import Webhook
 
 from app.core.db import get_engine
 from app.core.settings import get_settings
 from app.models.events import DomainEvent, WebhookDelivery, WebhookSubscription
 from app.models.organisation import Organisation, OrgKind
+from app.services import secret_box
 from app.services.webhooks import new_secret
 from app.services.worker import run_once
 from tests.integration.world import Receiver
@@ -36,9 +38,11 @@ def test_two_workers_never_double_deliver(
             organisation_id=org.id,
             url=receiver.url,
             event_types=["movement.received"],
-            secret=new_secret(),
+            secret="",
             created_by="test",
         )
+        secret = new_secret()
+        sub.secret = secret_box.encrypt(secret, sub.id, "secret")
         s.add(sub)
         events = [
             DomainEvent(type="movement.received", source_org_id=org.id, data={"n": str(i)})
@@ -69,6 +73,8 @@ def test_two_workers_never_double_deliver(
         assert not errors
         ids = Counter(r.headers["webhook-id"] for r in receiver.received)
         assert len(ids) == EVENTS and set(ids.values()) == {1}
+        for got in receiver.received:
+            Webhook(secret).verify(got.body, got.headers)
         with Session(engine) as s:
             rows = s.exec(
                 select(WebhookDelivery).where(WebhookDelivery.subscription_id == sub.id)
