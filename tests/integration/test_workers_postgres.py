@@ -23,9 +23,31 @@ from tests.integration.world import Receiver
 EVENTS = 24
 
 
+_PROCESS_WORKER = """
+import time
+from app.services.worker import run_once
+idle = 0
+start = time.monotonic()
+while idle < 5 and time.monotonic() - start < 60:
+    idle = idle + 1 if run_once() == 0 else 0
+    time.sleep(0.01)
+"""
+
+
+def _in_processes() -> None:
+    """Two `throughcare worker` processes (each its own engine and connections)."""
+    import subprocess
+    import sys
+
+    procs = [subprocess.Popen([sys.executable, "-c", _PROCESS_WORKER]) for _ in range(2)]
+    for proc in procs:
+        assert proc.wait(90) == 0
+
+
 @pytest.mark.postgres
+@pytest.mark.parametrize("mode", ["threads", "processes"])
 def test_two_workers_never_double_deliver(
-    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
     monkeypatch.setenv("THROUGHCARE_WORKER_BATCH_SIZE", "3")
     get_settings.cache_clear()
@@ -65,11 +87,14 @@ def test_two_workers_never_double_deliver(
             errors.append(exc)
 
     try:
-        threads = [threading.Thread(target=work) for _ in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+        if mode == "processes":
+            _in_processes()
+        else:
+            threads = [threading.Thread(target=work) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
         assert not errors
         ids = Counter(r.headers["webhook-id"] for r in receiver.received)
         assert len(ids) == EVENTS and set(ids.values()) == {1}
