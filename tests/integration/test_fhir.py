@@ -4,12 +4,14 @@ Bundles are checked by the app against the `fhir.resources` R4B models; here eve
 checked again against them and for what it must and must not contain.
 """
 
+import uuid
 from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
 from sqlmodel import select
 
 from app.models.audit import AccessEvent
+from app.models.organisation import Organisation
 from app.services.fhir import NHS_NUMBER
 from tests.integration.world import HookWorld, P
 
@@ -165,7 +167,8 @@ def test_bundles_validate_against_the_official_r4_schema(
     )
     assert declined.status_code == 200, declined.text
     hw.withdraw()
-    bundles += [_export(hw, hw.coord_headers), _export(hw, hw.world.headers(hw.housing))]
+    me = hw.world.headers(hw.coord, "participant", participant_id=hw.participant.id)
+    bundles += [_export(hw, h) for h in (hw.coord_headers, hw.world.headers(hw.housing), me)]
     kinds = {e["resource"]["resourceType"] for b in bundles for e in b["entry"]}
     assert kinds >= {
         "Patient", "Organization", "CareTeam", "CarePlan", "Goal", "ServiceRequest", "Task",
@@ -333,3 +336,29 @@ def test_plan_and_screenings_withheld_from_a_consent_recipient(hw: HookWorld) ->
         assert _of(bundle, kind) == [], kind
     assert {"plan", "mental_health"} <= {t["code"] for t in bundle["meta"]["tag"]}
     assert "Settle in" not in str(bundle)
+
+
+def test_the_person_and_a_referral_only_addressee_get_valid_bundles(hw: HookWorld) -> None:
+    """The person's own export, and an organisation that only has a referral, answer
+    valid Bundles of what they may see (the R4 schema check above covers them too when set)."""
+    _with_records(hw)
+    referral = _with_referrals(hw)
+    me = hw.world.headers(hw.coord, "participant", participant_id=hw.participant.id)
+    res = hw.client.get(f"{P}/{hw.participant.id}/fhir", headers=me)
+    assert res.status_code == 200, res.text
+    own = res.json()
+    Bundle.model_validate(own)
+    [patient] = _of(own, "Patient")
+    assert {"system": NHS_NUMBER, "value": "9434765919"} in patient["identifier"]
+    third = _of(_export(hw, hw.coord_headers), "ServiceRequest")
+    [to_third] = [r for r in third if r["id"] != referral["id"]]
+    org_id = to_third["performer"][0]["reference"].removeprefix("Organization/")
+    org = hw.db.get(Organisation, uuid.UUID(org_id))
+    bundle = _export(hw, hw.world.headers(org))
+    assert [r["id"] for r in _of(bundle, "ServiceRequest")] == [to_third["id"]]
+    # appointments by the protocol the referral needed; risk and identity are not shared
+    assert len(_of(bundle, "Appointment")) == 1 and _of(bundle, "Flag") == []
+    assert "risk" in {t["code"] for t in bundle["meta"]["tag"]}
+    [patient] = _of(bundle, "Patient")
+    assert patient["meta"]["security"][0]["code"] == "REDACTED" and "name" not in patient
+    assert "9434765919" not in str(bundle) and "Synthetic note" not in str(bundle)
