@@ -80,8 +80,16 @@ def serve(
     port: Annotated[int, typer.Option()] = 8000,
     workers: Annotated[int, typer.Option(min=1)] = 1,
 ) -> None:
-    """Serve the API with uvicorn (and the delivery worker, if `embedded_worker` is set)."""
+    """Serve the API with uvicorn (and the delivery worker, if `embedded_worker` is set).
+
+    With more than one worker process the request metrics are shared through files in
+    `metrics_multiproc_dir` (emptied now), so every scrape of /metrics sums them all."""
     import uvicorn
+
+    if workers > 1:
+        from app.core.metrics import prepare_multiprocess_dir
+
+        prepare_multiprocess_dir(str(get_settings().metrics_multiproc_dir))
 
     if get_settings().embedded_worker:
         from app.services.worker import start_embedded

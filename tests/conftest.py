@@ -33,6 +33,7 @@ os.environ.update(
         # Audit checkpoints of the test run stay in its temporary directory.
         "THROUGHCARE_AUDIT_CHECKPOINT_DIR": f"{_TMP}/audit-checkpoints",
         "THROUGHCARE_AUDIT_CHECKPOINT_KEY_PATH": f"{_TMP}/audit-checkpoint-key.pem",
+        "THROUGHCARE_WEBHOOK_SECRET_KEY_PATH": f"{_TMP}/webhook-secret-key",
     }
 )
 

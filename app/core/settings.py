@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     # Seconds to wait before each retry (Standard Webhooks' schedule: about 27 hours in all).
     webhook_retry_schedule: list[float] = [5, 300, 1800, 7200, 18000, 36000, 36000]
     webhook_secret_grace_hours: int = Field(default=24, ge=0, le=24 * 30)
+    # The AES-256-GCM key the subscriptions' signing secrets are encrypted with at rest
+    # (app/services/secret_box.py): created 0600 on first use; keep it out of the database
+    # and its backups' reach, and back it up with the signing key.
+    webhook_secret_key_path: Path = Path("var/webhook-secret-key")
+    # Where `serve --workers N` (N > 1) keeps the processes' request metrics so that
+    # /metrics sums them (app/core/metrics.py); emptied at each start.
+    metrics_multiproc_dir: Path = Path("var/metrics")
     # Start the delivery worker inside `serve` (the embedded single-node mode).
     embedded_worker: bool = True
     worker_poll_seconds: float = Field(default=2.0, gt=0)

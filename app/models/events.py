@@ -46,8 +46,9 @@ class WebhookSubscription(SQLModel, table=True):
     url: str = Field(max_length=2000)
     event_types: list[str] = Field(sa_column=Column(JSON, nullable=False))
     description: str | None = Field(default=None, max_length=300)
-    secret: str = Field(max_length=120)
-    previous_secret: str | None = Field(default=None, max_length=120)
+    # Encrypted at rest (app/services/secret_box.py): `enc:v1:...`, never the secret itself.
+    secret: str = Field(max_length=255)
+    previous_secret: str | None = Field(default=None, max_length=255)
     previous_secret_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     active: bool = True
     disabled_reason: str | None = Field(default=None, max_length=200)

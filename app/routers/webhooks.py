@@ -3,14 +3,24 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
+from fastapi.responses import JSONResponse
 
 from app.auth.guards import AUTH_ERRORS
 from app.auth.scopes import Scope
-from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable, error_responses
+from app.core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionRequired,
+    Unprocessable,
+    error_responses,
+)
 from app.core.pagination import Page, Paging
+from app.routers.idempotent import IdempotencyKey, require_key_for_partners
 from app.services import webhooks as service
 from app.services.event_feed import DeliveryRead, list_deliveries, redeliver
+from app.services.idempotency import request_fingerprint
 from app.services.webhooks import (
     SecretRotation,
     SubscriptionCreate,
@@ -37,11 +47,30 @@ def list_webhooks(gate: WebhooksManage, paging: Paging) -> Page[SubscriptionRead
     "",
     response_model=SubscriptionWithSecret,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(Forbidden, Unprocessable),
+    responses=error_responses(Conflict, Forbidden, PreconditionRequired, Unprocessable),
 )
-def create_webhook(gate: WebhooksManage, body: SubscriptionCreate) -> SubscriptionWithSecret:
-    """Subscribe to event types at an https URL; the `whsec_` secret is shown only now."""
-    return service.create_subscription(gate, body)
+def create_webhook(
+    gate: WebhooksManage,
+    body: SubscriptionCreate,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Subscribe to event types at an https URL; the `whsec_` secret is shown only now.
+
+    Retry-safe with `Idempotency-Key` (required for partner clients): a retry with the same
+    key and body answers the same subscription and secret (`Idempotent-Replayed: true`),
+    while the secret has not been rotated since; the replay is kept encrypted like the
+    secret itself."""
+    require_key_for_partners(gate, idempotency_key)
+    outcome = service.create_subscription_once(
+        gate, body, idempotency_key, request_fingerprint(request.url.path, body.model_dump())
+    )
+    headers = {"Location": f"/api/v1/webhooks/{outcome.id}"}
+    if outcome.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(
+        outcome.subscription.model_dump(mode="json"), status_code=201, headers=headers
+    )
 
 
 @router.get("/{subscription_id}", response_model=SubscriptionRead, responses=_ERRORS)

@@ -14,6 +14,7 @@
 """
 
 import json
+import logging
 import random
 import time
 import uuid
@@ -29,11 +30,13 @@ from app.models.notice import Notice
 from app.models.organisation import Organisation
 from app.services import webhook_http
 from app.services.event_access import check_event, delivery_caller, may_hear_of
+from app.services.secret_box import SecretUnreadable
 from app.services.webhooks import sign, signing_secrets
 from app.sharing.gate import SharingGate
 
 PENDING, DELIVERED, FAILED, WITHHELD = "pending", "delivered", "failed", "withheld"
 MAX_RETRY_AFTER = 86_400.0
+log = logging.getLogger("throughcare.webhooks")
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,15 @@ def _prepare(session: Session, delivery: WebhookDelivery, now: datetime) -> Send
     if org is None or not org.active:
         delivery.status, delivery.last_error = WITHHELD, "organisation_inactive"
         return None
+    try:
+        secrets = signing_secrets(sub, now)
+    except SecretUnreadable:
+        # The key file is not the one the secrets were encrypted with: nothing can be
+        # signed, so nothing is sent or logged as disclosed. The delivery stays pending
+        # (retried when its lease ends) so that restoring the right key resumes delivery.
+        log.error("webhook secret of subscription %s does not decrypt: check the key", sub.id)
+        delivery.last_error = "secret_unreadable"
+        return None
     gate = SharingGate(session, delivery_caller(org, sub.id, str(delivery.id)), now)
     verdict = check_event(gate, event, action="webhook_delivery")
     gate.flush_success()  # the access log rows join this transaction, before any send
@@ -136,7 +148,7 @@ def _prepare(session: Session, delivery: WebhookDelivery, now: datetime) -> Send
     body = _payload(event)
     msg_id = f"msg_{event.id.hex}"
     timestamp = int(now.timestamp())
-    signature = " ".join(sign(s, msg_id, timestamp, body) for s in signing_secrets(sub, now))
+    signature = " ".join(sign(s, msg_id, timestamp, body) for s in secrets)
     headers = {
         "content-type": "application/json",
         "user-agent": "Throughcare-Webhooks/1",

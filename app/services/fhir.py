@@ -20,6 +20,7 @@ from app.models.organisation import Organisation
 from app.services.appointments import list_appointments
 from app.services.care_team import list_care_team
 from app.services.fhir_clinical import plan_resources, screening_resources
+from app.services.fhir_requests import consent_resources, referral_resources
 from app.services.participants import participant_view
 from app.services.risk import list_alerts
 from app.sharing.gate import SharingGate
@@ -166,6 +167,12 @@ def export_bundle(gate: SharingGate, participant_id: uuid.UUID) -> dict[str, Any
     resources += plan_entries + screening_entries
     org_ids |= {r["meta"]["source"].removeprefix("urn:uuid:") for r in plan_entries}
     org_ids |= {r["meta"]["source"].removeprefix("urn:uuid:") for r in screening_entries}
+    referral_entries, referrals_withheld, referral_orgs = referral_resources(
+        gate, participant, action="export"
+    )
+    consent_entries, consent_orgs = consent_resources(gate, participant)
+    resources += referral_entries + consent_entries
+    org_ids |= referral_orgs | consent_orgs
     appointments = list_appointments(gate, participant_id, _ALL)
     alerts = list_alerts(gate, participant_id, _ALL)
     for a in appointments.items:
@@ -185,7 +192,13 @@ def export_bundle(gate: SharingGate, participant_id: uuid.UUID) -> dict[str, Any
             "code": w.category,
             "display": f"{w.count} record(s) withheld: {w.reason}",
         }
-        for w in [*appointments.withheld, *alerts.withheld, *plan.withheld, *screenings.withheld]
+        for w in [
+            *appointments.withheld,
+            *alerts.withheld,
+            *plan.withheld,
+            *screenings.withheld,
+            *referrals_withheld,
+        ]
     ]
     bundle: dict[str, Any] = {
         "resourceType": "Bundle",

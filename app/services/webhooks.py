@@ -1,8 +1,9 @@
 """Webhook subscriptions of an organisation: create, read, change, rotate, delete.
 
 Secrets are `whsec_` + base64 of 32 random bytes (Standard Webhooks), shown once at
-creation and at rotation. During a rotation's grace period both the new and the previous
-secret sign every delivery (space-separated signatures), so a receiver can switch over.
+creation and at rotation, stored encrypted (app/services/secret_box.py). During a
+rotation's grace period both the new and the previous secret sign every delivery
+(space-separated signatures), so a receiver can switch over.
 """
 
 import base64
@@ -11,16 +12,19 @@ import hmac
 import ipaddress
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
-from app.core.errors import NotFound, Unprocessable
+from app.core.errors import Conflict, NotFound, Unprocessable
 from app.core.pagination import PageParams, paginate
 from app.core.settings import get_settings
 from app.models.events import WebhookDelivery, WebhookSubscription
+from app.services import secret_box
+from app.services.idempotency import run_idempotent
 from app.services.outbox import EVENT_TYPES
 from app.services.webhook_http import UnsafeUrl, address_allowed, check_url, parse_networks
 from app.sharing import policy
@@ -113,12 +117,22 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
 
 
 def signing_secrets(sub: WebhookSubscription, now: datetime) -> list[str]:
-    """The secrets that sign a delivery now: the current one, and the previous in its grace."""
-    out = [sub.secret]
+    """The secrets that sign a delivery now: the current one, and the previous in its grace
+    (decrypted here, only for signing)."""
+    out = [secret_box.decrypt(sub.secret, sub.id, "secret")]
     expires = sub.previous_secret_expires_at
     if sub.previous_secret and expires is not None and expires > now:
-        out.append(sub.previous_secret)
+        out.append(secret_box.decrypt(sub.previous_secret, sub.id, "previous_secret"))
     return out
+
+
+def current_secret(sub: WebhookSubscription) -> str:
+    """The subscription's current secret in clear (for the one answer that shows it)."""
+    return secret_box.decrypt(sub.secret, sub.id, "secret")
+
+
+def _set_secret(sub: WebhookSubscription, secret: str) -> None:
+    sub.secret = secret_box.encrypt(secret, sub.id, "secret")
 
 
 def validate_url(url: str) -> str:
@@ -148,8 +162,9 @@ def read(sub: WebhookSubscription) -> SubscriptionRead:
     return SubscriptionRead.model_validate(sub, from_attributes=True)
 
 
-def with_secret(sub: WebhookSubscription) -> SubscriptionWithSecret:
-    return SubscriptionWithSecret.model_validate(sub, from_attributes=True)
+def with_secret(sub: WebhookSubscription, secret: str) -> SubscriptionWithSecret:
+    """The subscription with `secret` in clear (the stored value is the ciphertext)."""
+    return SubscriptionWithSecret(**read(sub).model_dump(), secret=secret)
 
 
 def _may_manage(gate: SharingGate, action: str) -> None:
@@ -181,12 +196,52 @@ def create_subscription(gate: SharingGate, data: SubscriptionCreate) -> Subscrip
         url=validate_url(data.url),
         event_types=_event_types(data.event_types),
         description=data.description,
-        secret=new_secret(),
+        secret="",
         created_by=gate.caller.subject,
     )
+    secret = new_secret()
+    _set_secret(sub, secret)
     gate.session.add(sub)
     gate.session.flush()
-    return with_secret(sub)
+    return with_secret(sub, secret)
+
+
+@dataclass(frozen=True)
+class CreatedOnce:
+    subscription: SubscriptionWithSecret
+    id: uuid.UUID
+    replayed: bool
+
+
+def create_subscription_once(
+    gate: SharingGate, data: SubscriptionCreate, key: str | None, fingerprint: str
+) -> CreatedOnce:
+    """`create_subscription` once per (caller, Idempotency-Key). The stored answer holds the
+    secret only encrypted; a replay re-reads the subscription (404 once it is deleted, 409
+    once its secret was rotated, so a replay never hands out a secret no longer in use)."""
+    _may_manage(gate, "create")
+    shown: dict[str, SubscriptionWithSecret] = {}
+
+    def create() -> tuple[int, dict[str, Any], str | None]:
+        made = create_subscription(gate, data)
+        shown["made"] = made
+        stored = made.model_dump(mode="json")
+        stored["secret"] = secret_box.encrypt(made.secret, made.id, "idempotent_replay")
+        return 201, stored, str(made.id)
+
+    outcome = run_idempotent(gate.session, gate.caller, RESOURCE, key, fingerprint, create)
+    if not outcome.replayed:
+        made = shown["made"]
+        return CreatedOnce(made, made.id, False)
+    sub_id = uuid.UUID(str(outcome.resource_id))
+    sub = find_subscription(gate, sub_id, "create_replay")
+    secret = secret_box.decrypt(str(outcome.body["secret"]), sub_id, "idempotent_replay")
+    if secret != current_secret(sub):
+        raise Conflict(
+            "The subscription this Idempotency-Key created has had its secret rotated since; "
+            "the old secret is not shown again."
+        )
+    return CreatedOnce(with_secret(sub, secret), sub_id, True)
 
 
 def list_subscriptions(
@@ -235,13 +290,15 @@ def rotate_secret(
     hours = data.grace_hours
     if hours is None:
         hours = get_settings().webhook_secret_grace_hours
-    sub.previous_secret = sub.secret
+    # Re-encrypted for its new column (the ciphertext is bound to the column it is in).
+    sub.previous_secret = secret_box.encrypt(current_secret(sub), sub.id, "previous_secret")
     sub.previous_secret_expires_at = gate.now + timedelta(hours=hours)
-    sub.secret = new_secret()
+    secret = new_secret()
+    _set_secret(sub, secret)
     sub.updated_at = gate.now
     gate.session.add(sub)
     gate.session.flush()
-    return with_secret(sub)
+    return with_secret(sub, secret)
 
 
 def delete_subscription(gate: SharingGate, subscription_id: uuid.UUID) -> None:

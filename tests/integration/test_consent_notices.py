@@ -3,6 +3,7 @@ under that consent; the lead sees who acknowledged; the person's log says it in 
 
 from sqlmodel import select
 
+from app.models.audit import AccessEvent
 from app.models.events import DomainEvent
 from app.models.notice import Notice
 from app.models.organisation import OrgKind
@@ -46,8 +47,22 @@ def test_notice_reaches_exactly_the_organisations_that_received_under_it(
     hw: HookWorld,
 ) -> None:
     _setup_readers(hw)
+    # read independently of the service's query: every allowed access event whose basis
+    # names this consent, and the organisations that made them
+    events = hw.db.exec(
+        select(AccessEvent).where(
+            AccessEvent.participant_id == hw.participant.id, AccessEvent.outcome == "allowed"
+        )
+    ).all()
+    under_consent = {
+        e.actor_org_id
+        for e in events
+        if any(str(hw.consent.id) in map(str, b.values()) for b in e.basis)
+    }
+    assert under_consent == {hw.housing.id}  # CMHT read under a protocol, not the consent
     hw.withdraw()
     notices = _withdrawal_notices(hw)
+    assert {n.organisation_id for n in notices} == under_consent
     assert [n.organisation_id for n in notices] == [hw.housing.id]
     assert "appointments" in notices[0].message and "Sam" not in notices[0].message
     [event] = hw.db.exec(

@@ -23,9 +23,44 @@ class TestCreate:
 
     def test_partner_client_with_scope(self, hw: HookWorld) -> None:
         headers = hw.world.client_headers(hw.housing, ["webhooks:manage"])
-        res = hw.client.post(HOOKS, json=BODY, headers=headers)
+        # partner systems retry: like every create POST, they must send an Idempotency-Key
+        assert hw.client.post(HOOKS, json=BODY, headers=headers).status_code == 428
+        res = hw.client.post(HOOKS, json=BODY, headers={**headers, "Idempotency-Key": "k1"})
         assert res.status_code == 201, res.text
         assert res.json()["organisation_id"] == str(hw.housing.id)
+
+    def test_idempotent_retry_answers_the_same_subscription_and_secret(self, hw: HookWorld) -> None:
+        headers = {**hw.housing_admin, "Idempotency-Key": "create-hook-1"}
+        first = hw.client.post(HOOKS, json=BODY, headers=headers)
+        again = hw.client.post(HOOKS, json=BODY, headers=headers)
+        assert first.status_code == again.status_code == 201, again.text
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert again.json() == first.json()
+        assert again.headers["Location"] == f"{HOOKS}/{first.json()['id']}"
+        stored = hw.db.exec(select(WebhookSubscription)).all()
+        assert len(stored) == 1
+        # the stored replay keeps the secret encrypted, like the subscription row
+        from app.models.idempotency import IdempotencyRecord
+
+        [record] = hw.db.exec(select(IdempotencyRecord)).all()
+        assert first.json()["secret"] not in str(record.response)
+        # a different body under the same key is a 422 and creates nothing
+        other = {**BODY, "event_types": ["plan.changed"]}
+        assert hw.client.post(HOOKS, json=other, headers=headers).status_code == 422
+        assert len(hw.db.exec(select(WebhookSubscription)).all()) == 1
+
+    def test_replay_after_rotation_or_deletion_shows_no_secret(self, hw: HookWorld) -> None:
+        headers = {**hw.housing_admin, "Idempotency-Key": "create-hook-2"}
+        first = hw.client.post(HOOKS, json=BODY, headers=headers).json()
+        rotated = hw.client.post(
+            f"{HOOKS}/{first['id']}/rotate-secret", json={}, headers=hw.housing_admin
+        )
+        assert rotated.status_code == 200
+        again = hw.client.post(HOOKS, json=BODY, headers=headers)
+        assert again.status_code == 409, again.text
+        assert first["secret"] not in again.text and rotated.json()["secret"] not in again.text
+        hw.client.delete(f"{HOOKS}/{first['id']}", headers=hw.housing_admin)
+        assert hw.client.post(HOOKS, json=BODY, headers=headers).status_code == 404
 
     def test_partner_client_without_scope_403(self, hw: HookWorld) -> None:
         headers = hw.world.client_headers(hw.housing, ["referrals:read"])

@@ -14,6 +14,7 @@ from app.core.db import get_engine
 from app.core.settings import get_settings
 from app.models.events import DomainEvent, WebhookSubscription
 from app.models.organisation import Organisation, OrgKind
+from app.services import secret_box
 from app.services.webhooks import new_secret
 from tests.integration.world import Receiver
 
@@ -40,15 +41,15 @@ def test_worker_once_delivers(receiver: Receiver) -> None:
         org = Organisation(name=f"Org {uuid.uuid4().hex[:6]}", kind=OrgKind.probation)
         s.add(org)
         s.flush()
-        s.add(
-            WebhookSubscription(
-                organisation_id=org.id,
-                url=receiver.url,
-                event_types=["movement.received"],
-                secret=secret,
-                created_by="test",
-            )
+        sub = WebhookSubscription(
+            organisation_id=org.id,
+            url=receiver.url,
+            event_types=["movement.received"],
+            secret="",
+            created_by="test",
         )
+        sub.secret = secret_box.encrypt(secret, sub.id, "secret")
+        s.add(sub)
         s.add(DomainEvent(type="movement.received", source_org_id=org.id, data={"n": "1"}))
         s.commit()
     result = CliRunner().invoke(cli, ["worker", "--once"])

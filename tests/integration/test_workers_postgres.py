@@ -9,11 +9,13 @@ from collections import Counter
 import pytest
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
+from standardwebhooks import Webhook
 
 from app.core.db import get_engine
 from app.core.settings import get_settings
 from app.models.events import DomainEvent, WebhookDelivery, WebhookSubscription
 from app.models.organisation import Organisation, OrgKind
+from app.services import secret_box
 from app.services.webhooks import new_secret
 from app.services.worker import run_once
 from tests.integration.world import Receiver
@@ -21,9 +23,31 @@ from tests.integration.world import Receiver
 EVENTS = 24
 
 
+_PROCESS_WORKER = """
+import time
+from app.services.worker import run_once
+idle = 0
+start = time.monotonic()
+while idle < 5 and time.monotonic() - start < 60:
+    idle = idle + 1 if run_once() == 0 else 0
+    time.sleep(0.01)
+"""
+
+
+def _in_processes() -> None:
+    """Two `throughcare worker` processes (each its own engine and connections)."""
+    import subprocess
+    import sys
+
+    procs = [subprocess.Popen([sys.executable, "-c", _PROCESS_WORKER]) for _ in range(2)]
+    for proc in procs:
+        assert proc.wait(90) == 0
+
+
 @pytest.mark.postgres
+@pytest.mark.parametrize("mode", ["threads", "processes"])
 def test_two_workers_never_double_deliver(
-    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
     monkeypatch.setenv("THROUGHCARE_WORKER_BATCH_SIZE", "3")
     get_settings.cache_clear()
@@ -36,9 +60,11 @@ def test_two_workers_never_double_deliver(
             organisation_id=org.id,
             url=receiver.url,
             event_types=["movement.received"],
-            secret=new_secret(),
+            secret="",
             created_by="test",
         )
+        secret = new_secret()
+        sub.secret = secret_box.encrypt(secret, sub.id, "secret")
         s.add(sub)
         events = [
             DomainEvent(type="movement.received", source_org_id=org.id, data={"n": str(i)})
@@ -61,14 +87,19 @@ def test_two_workers_never_double_deliver(
             errors.append(exc)
 
     try:
-        threads = [threading.Thread(target=work) for _ in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+        if mode == "processes":
+            _in_processes()
+        else:
+            threads = [threading.Thread(target=work) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
         assert not errors
         ids = Counter(r.headers["webhook-id"] for r in receiver.received)
         assert len(ids) == EVENTS and set(ids.values()) == {1}
+        for got in receiver.received:
+            Webhook(secret).verify(got.body, got.headers)
         with Session(engine) as s:
             rows = s.exec(
                 select(WebhookDelivery).where(WebhookDelivery.subscription_id == sub.id)

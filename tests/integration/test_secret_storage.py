@@ -1,0 +1,124 @@
+"""Webhook signing secrets are encrypted at rest (AES-GCM under a key file outside the
+database); the migration encrypts rows stored in clear before it, and reverses."""
+
+import base64
+import uuid
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import text
+from sqlmodel import select
+from standardwebhooks import Webhook
+
+from app.core.db import make_engine
+from app.models.events import WebhookSubscription
+from app.services import secret_box
+from app.services.worker import run_once
+from tests.integration.world import HookWorld, Receiver
+from tests.migrations.test_migrations import _alembic
+
+HOOKS = "/api/v1/webhooks"
+
+
+def test_the_row_holds_ciphertext_only(hw: HookWorld, receiver: Receiver) -> None:
+    sub = hw.subscribe(receiver.url)
+    rotated = hw.client.post(
+        f"{HOOKS}/{sub['id']}/rotate-secret", json={"grace_hours": 1}, headers=hw.housing_admin
+    ).json()
+    hw.db.expire_all()
+    row = hw.db.exec(select(WebhookSubscription)).one()
+    for clear in (sub["secret"], rotated["secret"]):
+        raw = clear.removeprefix("whsec_")
+        assert clear not in row.secret + str(row.previous_secret)
+        assert raw not in row.secret + str(row.previous_secret)
+        assert base64.b64decode(raw).hex() not in row.secret + str(row.previous_secret)
+    assert row.secret.startswith("enc:v1:") and str(row.previous_secret).startswith("enc:v1:")
+    # rotation with a grace period still signs with both
+    hw.book()
+    run_once(hw.sessions)
+    [got] = receiver.received
+    Webhook(sub["secret"]).verify(got.body, got.headers)
+    Webhook(rotated["secret"]).verify(got.body, got.headers)
+
+
+def test_ciphertext_is_bound_to_its_row_and_key(tmp_path: Path) -> None:
+    key = secret_box.load_or_create_key(tmp_path / "k")
+    assert (tmp_path / "k").stat().st_mode & 0o777 == 0o600
+    row = uuid.uuid4()
+    sealed = secret_box.encrypt("whsec_abc", row, "secret", key)
+    assert secret_box.decrypt(sealed, row, "secret", key) == "whsec_abc"
+    for other_row, column, other_key in (
+        (uuid.uuid4(), "secret", key),  # copied to another subscription
+        (row, "previous_secret", key),  # moved to the other column
+        (row, "secret", bytes(32)),  # another key file
+    ):
+        with pytest.raises(secret_box.SecretUnreadable):
+            secret_box.decrypt(sealed, other_row, column, other_key)
+    with pytest.raises(secret_box.SecretUnreadable):
+        secret_box.decrypt("whsec_abc", row, "secret", key)
+
+
+def test_migration_encrypts_clear_rows_and_downgrade_restores_them(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/secrets.db"
+    config = _alembic(url)
+    command.upgrade(config, "98e90ab7c109")  # before encryption: secrets in clear
+    engine = make_engine(url)
+    org, sub_id = uuid.uuid4(), uuid.uuid4()
+    clear, previous = "whsec_" + "Q" * 43 + "=", "whsec_" + "R" * 43 + "="
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO organisations (id, name, kind, active, created_at)"
+                    " VALUES (:id, 'Synthetic Org', 'housing', 1, '2026-01-01')"
+                ),
+                {"id": org.hex},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO webhook_subscriptions (id, organisation_id, url, event_types,"
+                    " secret, previous_secret, active, created_by, created_at, updated_at)"
+                    " VALUES (:id, :org, 'https://hooks.example.org/x', '[]', :s, :p, 1,"
+                    " 'user:synthetic', '2026-01-01', '2026-01-01')"
+                ),
+                {"id": sub_id.hex, "org": org.hex, "s": clear, "p": previous},
+            )
+        command.upgrade(config, "head")
+        with engine.connect() as conn:
+            secret, prev = conn.execute(
+                text("SELECT secret, previous_secret FROM webhook_subscriptions")
+            ).one()
+        assert clear not in secret and previous not in prev
+        assert secret_box.decrypt(secret, sub_id, "secret") == clear
+        assert secret_box.decrypt(prev, sub_id, "previous_secret") == previous
+        command.downgrade(config, "98e90ab7c109")
+        with engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT secret, previous_secret FROM webhook_subscriptions")
+            ).one()
+        assert tuple(row) == (clear, previous)
+    finally:
+        engine.dispose()
+
+
+def test_a_secret_that_does_not_decrypt_sends_and_discloses_nothing(
+    hw: HookWorld, receiver: Receiver
+) -> None:
+    from app.models.audit import AccessEvent
+    from app.models.events import WebhookDelivery
+
+    sub = hw.subscribe(receiver.url)
+    row = hw.db.get(WebhookSubscription, uuid.UUID(sub["id"]))
+    assert row is not None
+    row.secret = secret_box.encrypt(sub["secret"], row.id, "secret", bytes(32))  # other key
+    hw.db.add(row)
+    hw.db.commit()
+    hw.book()
+    assert run_once(hw.sessions) == 0
+    assert receiver.received == []
+    hw.db.expire_all()
+    [delivery] = hw.db.exec(select(WebhookDelivery)).all()
+    assert delivery.status == "pending" and delivery.last_error == "secret_unreadable"
+    sent = select(AccessEvent).where(AccessEvent.action == "webhook_delivery")
+    assert hw.db.exec(sent).all() == []
