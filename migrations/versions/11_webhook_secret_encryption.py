@@ -6,7 +6,7 @@ THROUGHCARE_WEBHOOK_SECRET_KEY_PATH (created on first use). The columns widen to
 ciphertext and every existing row is encrypted in place; downgrade decrypts them again.
 
 Revision ID: 11a7c3e5d902
-Revises: 98e90ab7c109
+Revises: 13a1c0de2f01
 Create Date: 2026-12-02 18:45:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '11a7c3e5d902'
-down_revision: str | None = '98e90ab7c109'
+down_revision: str | None = '13a1c0de2f01'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

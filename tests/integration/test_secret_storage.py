@@ -62,7 +62,7 @@ def test_ciphertext_is_bound_to_its_row_and_key(tmp_path: Path) -> None:
 def test_migration_encrypts_clear_rows_and_downgrade_restores_them(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/secrets.db"
     config = _alembic(url)
-    command.upgrade(config, "98e90ab7c109")  # before encryption: secrets in clear
+    command.upgrade(config, "13a1c0de2f01")  # before encryption: secrets in clear
     engine = make_engine(url)
     org, sub_id = uuid.uuid4(), uuid.uuid4()
     clear, previous = "whsec_" + "Q" * 43 + "=", "whsec_" + "R" * 43 + "="
@@ -92,7 +92,7 @@ def test_migration_encrypts_clear_rows_and_downgrade_restores_them(tmp_path: Pat
         assert clear not in secret and previous not in prev
         assert secret_box.decrypt(secret, sub_id, "secret") == clear
         assert secret_box.decrypt(prev, sub_id, "previous_secret") == previous
-        command.downgrade(config, "98e90ab7c109")
+        command.downgrade(config, "13a1c0de2f01")
         with engine.connect() as conn:
             row = conn.execute(
                 text("SELECT secret, previous_secret FROM webhook_subscriptions")
