@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
 
 from app.models.organisation import Organisation
@@ -41,7 +42,10 @@ class Scope:
         if self.org_id is not None:
             return [column == self.org_id]
         if self.org_kind is not None:
-            kinds = select(Organisation.id).where(Organisation.kind == self.org_kind)
+            # An alias, so the filter never correlates with an Organisation the
+            # figure's own query joins (a recipient's, say).
+            org = aliased(Organisation)
+            kinds = select(org.id).where(org.kind == self.org_kind)
             return [column.in_(kinds)]
         return []
 

@@ -327,6 +327,70 @@ def test_engagement_after_release_matches_the_hand_counts(care: CareWorld, db: S
     assert raw(every["day_7"]) == {"total": 18, "engaged": 3, "not_engaged": 15}
 
 
+def test_the_day_boundaries_of_readiness_and_engagement(world: World, db: Session) -> None:
+    """Evidence on the release day up to midnight counts for readiness, one minute later
+    does not; contact on day N itself counts for day N, on day N + 1 only for day 28."""
+    care = CareWorld(world)
+    prison = world.org("Boundary prison", OrgKind.prison_healthcare)
+    team = world.org("Boundary CMHT", OrgKind.community_mental_health)
+    people = []
+    for _ in range(5):
+        row = Participant(
+            source_org_id=prison.id,
+            given_name="Synthetic",
+            family_name="Person",
+            phase=Phase.community,
+            actual_release_date=R,
+        )
+        db.add(row)
+        people.append(row.id)
+    db.commit()
+    a, b, c, d, e = people
+    # Accepted by the team, submitted at noon 20 days before release: a at 23:59 on the
+    # release day (met), b at 00:01 the day after (not met); c, d, e accepted earlier.
+    edge = datetime.combine(R, time(23, 59), UTC) - at(R - timedelta(days=20))
+    late = datetime.combine(R + timedelta(days=1), time(0, 1), UTC) - at(R - timedelta(days=20))
+    refs = {
+        a: care.referral(a, team, accepted_after_days=edge.total_seconds() / 86400),
+        b: care.referral(b, team, accepted_after_days=late.total_seconds() / 86400),
+    }
+    for pid in (c, d, e):
+        refs[pid] = care.referral(pid, team, accepted_after_days=1)
+    # Contact: a attended on day 7; b a contact note on day 8; c the "attended" milestone
+    # on day 28; d attended the day before release (not after it); e a note on day 0.
+    care.appointment(a, at(R + timedelta(days=7), 18), Attendance.attended, with_org=team)
+    care.appointment(d, at(R - timedelta(days=1)), Attendance.attended, with_org=team)
+    for pid, day in ((b, 8), (e, 0)):
+        db.add(
+            CaseNote(
+                participant_id=pid,
+                source_org_id=team.id,
+                author="test",
+                kind=NoteKind.phone_call,
+                category="mental_health",
+                occurred_on=R + timedelta(days=day),
+                text="Synthetic",
+            )
+        )
+    db.add(
+        ReferralMilestone(
+            referral_id=refs[c].id,
+            participant_id=c,
+            source_org_id=team.id,
+            kind=MilestoneKind.attended,
+            occurred_on=R + timedelta(days=28),
+            recorded_by="test",
+        )
+    )
+    db.commit()
+    ready = statistics(db, Scope(START, END, prison.id, today=TODAY), 0)["readiness_at_release"]
+    assert raw(ready["community_treatment"]) == {"total": 5, "met": 4, "not_met": 1}
+    engaged = statistics(db, Scope(START, END, team.id, today=TODAY), 0)
+    engaged = engaged["engagement_after_release"]
+    assert raw(engaged["day_7"]) == {"total": 5, "engaged": 2, "not_engaged": 3}  # a, e
+    assert raw(engaged["day_28"]) == {"total": 5, "engaged": 4, "not_engaged": 1}  # not d
+
+
 def test_attendance_medians_and_declines_match_the_hand_counts(
     care: CareWorld, db: Session
 ) -> None:
