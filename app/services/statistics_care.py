@@ -9,7 +9,7 @@ everything); where they are approximated, docs/governance.md says how.
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, exists, func, literal, or_, select, union
+from sqlalchemy import String, and_, case, cast, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
@@ -311,10 +311,10 @@ def readiness_at_release(session: Session, scope: Scope, threshold: int) -> dict
     }
 
 
-def _services_released(session: Session, scope: Scope, days: int) -> Any:
+def _services_released(scope: Scope) -> Any:
     """(participant, service, release date) for people released in the range whose day
-    `days` has passed, and each community organisation an accepted referral went to."""
-    org_filter = scope.org(col(Referral.to_org_id))
+    7 has passed, and each community organisation an accepted referral went to."""
+    to_org = aliased(Organisation)
     return (
         select(
             col(Referral.participant_id).label("pid"),
@@ -322,79 +322,111 @@ def _services_released(session: Session, scope: Scope, days: int) -> Any:
             col(Participant.actual_release_date).label("released"),
         )
         .join(Participant, col(Participant.id) == Referral.participant_id)
-        .join(Organisation, col(Organisation.id) == Referral.to_org_id)
+        .join(to_org, col(to_org.id) == Referral.to_org_id)
         .where(
             col(Referral.status).in_(ACCEPTED),
-            col(Organisation.kind) != OrgKind.prison_healthcare,
+            col(to_org.kind) != OrgKind.prison_healthcare,
             col(Participant.actual_release_date) >= scope.start,
             col(Participant.actual_release_date) <= scope.end,
-            col(Participant.actual_release_date) <= scope.today - timedelta(days=days),
-            *org_filter,
+            col(Participant.actual_release_date)
+            <= scope.today - timedelta(days=ENGAGEMENT_DAYS[0]),
+            *scope.org(col(Referral.to_org_id)),
         )
         .distinct()
+        .cte("pairs")
+    )
+
+
+def _first_contacts(session: Session, pairs: Any) -> Any:
+    """Per (person, service) pair: the first day of contact on or after release (up to
+    the last day counted), over attended appointments, contact notes and milestones."""
+    released, last = (
+        pairs.c.released,
+        sq.date_plus_days(session, pairs.c.released, ENGAGEMENT_DAYS[-1]),
+    )
+    starts_on = sq.utc_date(session, col(Appointment.starts_at))
+    attended = (
+        select(pairs.c.pid, pairs.c.org, func.min(starts_on).label("on"))
+        .join(Appointment, col(Appointment.participant_id) == pairs.c.pid)
+        .where(
+            or_(
+                col(Appointment.with_org_id) == pairs.c.org,
+                and_(
+                    col(Appointment.with_org_id).is_(None),
+                    col(Appointment.source_org_id) == pairs.c.org,
+                ),
+            ),
+            col(Appointment.attendance) == Attendance.attended,
+            starts_on >= released,
+            starts_on <= last,
+        )
+        .group_by(pairs.c.pid, pairs.c.org)
+    )
+    noted = (
+        select(pairs.c.pid, pairs.c.org, func.min(col(CaseNote.occurred_on)).label("on"))
+        .join(CaseNote, col(CaseNote.participant_id) == pairs.c.pid)
+        .where(
+            col(CaseNote.source_org_id) == pairs.c.org,
+            col(CaseNote.kind).in_(CONTACT_NOTES),
+            col(CaseNote.occurred_on) >= released,
+            col(CaseNote.occurred_on) <= last,
+        )
+        .group_by(pairs.c.pid, pairs.c.org)
+    )
+    referral = aliased(Referral)
+    milestone = (
+        select(pairs.c.pid, pairs.c.org, func.min(col(ReferralMilestone.occurred_on)).label("on"))
+        .join(ReferralMilestone, col(ReferralMilestone.participant_id) == pairs.c.pid)
+        .join(
+            referral,
+            and_(
+                col(referral.id) == ReferralMilestone.referral_id,
+                col(referral.to_org_id) == pairs.c.org,
+            ),
+        )
+        .where(
+            col(ReferralMilestone.kind).in_(CONTACT_MILESTONES),
+            col(ReferralMilestone.occurred_on) >= released,
+            col(ReferralMilestone.occurred_on) <= last,
+        )
+        .group_by(pairs.c.pid, pairs.c.org)
+    )
+    every = union_all(attended, noted, milestone).subquery()
+    return (
+        select(every.c.pid, every.c.org, func.min(every.c.on).label("first"))
+        .group_by(every.c.pid, every.c.org)
         .subquery()
     )
 
 
 def engagement_after_release(session: Session, scope: Scope, threshold: int) -> dict[str, Any]:
-    """For each day N (7, 28): of the services people released in the range were
-    accepted by (the organisations filtered), how many they were in contact with by
-    day N: an attended appointment, a contact note, or a contact milestone.
+    """For each day N (7, 28): of the services people released in the range (whose day N
+    has passed) were accepted by (the organisations filtered), how many they were in
+    contact with by day N: an attended appointment, a contact note, or a contact milestone.
 
-    Counted set-wise like readiness: the (person, service) pairs in contact are the
-    UNION of three joins of the pairs to their evidence."""
-    out: dict[str, Any] = {}
+    One statement: the pairs once, the first day of contact of each pair in one pass per
+    kind of evidence, then both days counted from it (the first form, an EXISTS per kind
+    per pair and per day, took 5.6 s for a year at 1M on PostgreSQL)."""
+    pairs = _services_released(scope)
+    first = _first_contacts(session, pairs)
+    counted: list[Any] = []
     for days in ENGAGEMENT_DAYS:
-        pair = _services_released(session, scope, days)
-        last = sq.date_plus_days(session, pair.c.released, days)
-        starts_on = sq.utc_date(session, col(Appointment.starts_at))
-        attended = (
-            select(pair.c.pid, pair.c.org)
-            .join(Appointment, col(Appointment.participant_id) == pair.c.pid)
-            .where(
-                or_(
-                    col(Appointment.with_org_id) == pair.c.org,
-                    and_(
-                        col(Appointment.with_org_id).is_(None),
-                        col(Appointment.source_org_id) == pair.c.org,
-                    ),
-                ),
-                col(Appointment.attendance) == Attendance.attended,
-                starts_on >= pair.c.released,
-                starts_on <= last,
-            )
-        )
-        noted = (
-            select(pair.c.pid, pair.c.org)
-            .join(CaseNote, col(CaseNote.participant_id) == pair.c.pid)
-            .where(
-                col(CaseNote.source_org_id) == pair.c.org,
-                col(CaseNote.kind).in_(CONTACT_NOTES),
-                col(CaseNote.occurred_on) >= pair.c.released,
-                col(CaseNote.occurred_on) <= last,
-            )
-        )
-        referral = aliased(Referral)
-        milestone = (
-            select(pair.c.pid, pair.c.org)
-            .join(ReferralMilestone, col(ReferralMilestone.participant_id) == pair.c.pid)
-            .join(
-                referral,
-                and_(
-                    col(referral.id) == ReferralMilestone.referral_id,
-                    col(referral.to_org_id) == pair.c.org,
-                ),
-            )
-            .where(
-                col(ReferralMilestone.kind).in_(CONTACT_MILESTONES),
-                col(ReferralMilestone.occurred_on) >= pair.c.released,
-                col(ReferralMilestone.occurred_on) <= last,
-            )
-        )
-        engaged = union(attended, noted, milestone).subquery()
-        total = int(session.execute(select(func.count()).select_from(pair)).scalar_one())
-        e = int(session.execute(select(func.count()).select_from(engaged)).scalar_one())
-        out[f"day_{days}"] = suppress(total, {"engaged": e, "not_engaged": total - e}, threshold)
+        due = pairs.c.released <= scope.today - timedelta(days=days)
+        by_day = first.c.first <= sq.date_plus_days(session, pairs.c.released, days)
+        counted += [
+            func.sum(case((due, 1), else_=0)),
+            func.sum(case((and_(due, by_day), 1), else_=0)),
+        ]
+    row = session.execute(
+        select(*counted)
+        .select_from(pairs)
+        .outerjoin(first, and_(first.c.pid == pairs.c.pid, first.c.org == pairs.c.org))
+    ).one()
+    out: dict[str, Any] = {}
+    for i, days in enumerate(ENGAGEMENT_DAYS):
+        total, engaged = int(row[2 * i] or 0), int(row[2 * i + 1] or 0)
+        parts = {"engaged": engaged, "not_engaged": total - engaged}
+        out[f"day_{days}"] = suppress(total, parts, threshold)
     return out
 
 
