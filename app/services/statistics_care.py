@@ -44,39 +44,43 @@ def _median(session: Session, values: Any, threshold: int) -> dict[str, Any]:
 def median_days_to_accept(session: Session, scope: Scope, threshold: int) -> dict[str, Any]:
     """Median days from submission to (first) acceptance, of referrals submitted in the
     range to the organisations filtered; suppressed when fewer than the threshold."""
-    accepted_at = (
-        select(
-            col(ReferralTransition.referral_id), func.min(col(ReferralTransition.at)).label("at")
-        )
-        .where(col(ReferralTransition.to_status) == ReferralStatus.accepted)
-        .group_by(col(ReferralTransition.referral_id))
-        .subquery()
-    )
     values = (
-        select(sq.days_between(session, accepted_at.c.at, col(Referral.submitted_at)))
-        .select_from(Referral)
-        .join(accepted_at, accepted_at.c.referral_id == Referral.id)
+        select(
+            sq.days_between(
+                session, func.min(col(ReferralTransition.at)), col(Referral.submitted_at)
+            )
+        )
+        .join(
+            ReferralTransition,
+            and_(
+                col(ReferralTransition.referral_id) == Referral.id,
+                col(ReferralTransition.to_status) == ReferralStatus.accepted,
+            ),
+        )
         .where(*submitted_in(scope))
+        .group_by(col(Referral.id), col(Referral.submitted_at))
     )
     return _median(session, values, threshold)
 
 
 def median_days_to_first_contact(session: Session, scope: Scope, threshold: int) -> dict[str, Any]:
     """Median days from submission to the recipient's "first contact made" milestone."""
-    first = (
-        select(
-            col(ReferralMilestone.referral_id),
-            func.min(ReferralMilestone.occurred_on).label("on"),
-        )
-        .where(col(ReferralMilestone.kind) == MilestoneKind.first_contact_made)
-        .group_by(col(ReferralMilestone.referral_id))
-        .subquery()
-    )
     values = (
-        select(sq.days_from_stamp_to_date(session, first.c.on, col(Referral.submitted_at)))
+        select(
+            sq.days_from_stamp_to_date(
+                session, func.min(col(ReferralMilestone.occurred_on)), col(Referral.submitted_at)
+            )
+        )
         .select_from(Referral)
-        .join(first, first.c.referral_id == Referral.id)
+        .join(
+            ReferralMilestone,
+            and_(
+                col(ReferralMilestone.referral_id) == Referral.id,
+                col(ReferralMilestone.kind) == MilestoneKind.first_contact_made,
+            ),
+        )
         .where(*submitted_in(scope))
+        .group_by(col(Referral.id), col(Referral.submitted_at))
     )
     return _median(session, values, threshold)
 
