@@ -1,7 +1,8 @@
 """Statistics of care for commissioners: times, readiness at release, engagement, attendance.
 
-Each figure is one SQL query (aggregates over EXISTS subqueries); no row is loaded into
-Python. The per-person rules (app/services/release_readiness.py, engagement.py) are
+Each figure is one SQL query; no row is loaded into Python. Figures over people or
+referrals join each evidence table once (per-person flags or first dates, then one count)
+rather than probe it per person: see readiness_at_release for the measurements. The per-person rules (app/services/release_readiness.py, engagement.py) are
 followed as far as SQL can without the sharing decision (a commissioner sees counts of
 everything); where they are approximated, docs/governance.md says how.
 """
