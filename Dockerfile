@@ -7,6 +7,9 @@
 #     -v throughcare-data:/data throughcare
 # Several instances must share one signing key (THROUGHCARE_SIGNING_KEY_PATH on a shared
 # volume or secret) so that each verifies the others' tokens.
+# Every path the service writes is under /data (the source tree belongs to root and is
+# read-only to the service's user); in production mount the keys as secrets and put the
+# audit checkpoints on storage the database's operators cannot write (docs/decisions/0005).
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
@@ -34,6 +37,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     THROUGHCARE_DATABASE_URL=sqlite:////data/throughcare.db \
     THROUGHCARE_SIGNING_KEY_PATH=/data/signing-key.pem \
+    THROUGHCARE_WEBHOOK_SECRET_KEY_PATH=/data/webhook-secret-key \
+    THROUGHCARE_AUDIT_CHECKPOINT_DIR=/data/audit-checkpoints \
+    THROUGHCARE_AUDIT_CHECKPOINT_KEY_PATH=/data/audit-checkpoint-key.pem \
+    THROUGHCARE_METRICS_MULTIPROC_DIR=/tmp/throughcare-metrics \
     THROUGHCARE_PORT=8000
 RUN groupadd --system --gid 10001 throughcare \
     && useradd --system --uid 10001 --gid throughcare --home-dir /srv/throughcare \
