@@ -63,9 +63,7 @@ _LIFECYCLE_ORDER = list(ReferralStatus)
 
 def referral_seen(gate: SharingGate, referral: Referral) -> ReferralSeen | None:
     """How much of this referral the caller sees (app/sharing/visibility.py), or None."""
-    parties = ReferralParties(
-        referral.participant_id, referral.from_org_id, referral.to_org_id, referral.status
-    )
+    parties = ReferralParties.of(referral)
     facts = caller_facts(gate.caller)
     # The rule only asks the decision when no party rule gives the full view: skip loading
     # the participant's facts for the parties' everyday reads.
