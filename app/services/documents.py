@@ -254,16 +254,11 @@ def upload(
     return document
 
 
-def list_documents(
-    gate: SharingGate,
-    participant_id: uuid.UUID,
-    paging: PageParams,
-    note_id: uuid.UUID | None,
-    referral_id: uuid.UUID | None = None,
-) -> RecordPage[DocumentRead]:
-    """Documents the caller may see (their category, and their note's category or their
-    referral's full view), newest first."""
-    gate.participant(participant_id, action="list", resource=RESOURCE)
+def _sort_groups(
+    gate: SharingGate, participant_id: uuid.UUID
+) -> tuple[_Sorting, dict[uuid.UUID, Referral]]:
+    """The person's documents by group (source, category and parent), sorted into shown
+    and withheld; and the referrals of theirs the caller has the full view of."""
     note_groups = gate.connection.execute(
         sa_select(
             col(Document.source_org_id),
@@ -322,6 +317,20 @@ def list_documents(
             count,
             refusal,
         )
+    return groups, visible_referrals
+
+
+def list_documents(
+    gate: SharingGate,
+    participant_id: uuid.UUID,
+    paging: PageParams,
+    note_id: uuid.UUID | None,
+    referral_id: uuid.UUID | None = None,
+) -> RecordPage[DocumentRead]:
+    """Documents the caller may see (their category, and their note's category or their
+    referral's full view), newest first."""
+    gate.participant(participant_id, action="list", resource=RESOURCE)
+    groups, visible_referrals = _sort_groups(gate, participant_id)
     filters = [or_(*groups.shown) if groups.shown else false()]
     if note_id is not None:
         filters.append(col(Document.note_id) == note_id)
