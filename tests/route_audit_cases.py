@@ -813,6 +813,12 @@ def _refer_stranger(w: RouteWorld) -> Call:
     return Call("POST", REFERRALS, w.h(w.housing), 404, denied(w.pid), json=_referral_body(w))
 
 
+@case("POST", REFERRALS, "refused", "submitted with a category the recipient may not receive: 422")
+def _refer_unreceivable(w: RouteWorld) -> Call:
+    body = _referral_body(w) | {"categories": ["identity", "mental_health"], "submit": True}
+    return Call("POST", REFERRALS, w.h(w.coord), 422, denied(w.pid), json=body)
+
+
 @case("POST", REFERRALS, "allowed", "an Idempotency-Key replay")
 def _refer_replay(w: RouteWorld) -> Call:
     headers = w.h(w.coord, **{"Idempotency-Key": uuid.uuid4().hex})
@@ -858,6 +864,15 @@ def _patch_referral_rule(w: RouteWorld) -> Call:
     return Call("PATCH", url, headers, 403, denied(w.pid), json={"urgency": "urgent"})
 
 
+@case("PATCH", _REFERRAL, "refused", "an amendment adding a category the recipient may not receive")
+def _amend_unreceivable(w: RouteWorld) -> Call:
+    referral = w.referral
+    url = f"{REFERRALS}/{referral['id']}"
+    headers = w.h(w.coord, **{"If-Match": etag_for("r", int(referral["version"]))})
+    body = {"categories": ["identity", "mental_health"], "change_reason": "Asked"}
+    return Call("PATCH", url, headers, 422, denied(w.pid), json=body)
+
+
 _ACT = "/api/v1/referrals/{referral_id}/{action}"
 
 
@@ -877,6 +892,16 @@ def _accept_stranger(w: RouteWorld) -> Call:
 def _accept_rule(w: RouteWorld) -> Call:
     url = f"{REFERRALS}/{w.referral['id']}/accept"
     return Call("POST", url, w.h(w.coord), 403, denied(w.pid))
+
+
+@case("POST", _ACT, "refused", "submitting a draft whose category the recipient may not receive")
+def _submit_unreceivable(w: RouteWorld) -> Call:
+    draft = w.make(
+        "POST",
+        REFERRALS,
+        _referral_body(w) | {"categories": ["identity", "mental_health"]},
+    )
+    return Call("POST", f"{REFERRALS}/{draft['id']}/submit", w.h(w.coord), 422, denied(w.pid))
 
 
 RELEASES = "/api/v1/caseload/releases"

@@ -15,8 +15,9 @@ recipient may receive).
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from sqlalchemy import and_, false, func, or_
+from sqlalchemy import ColumnElement, and_, false, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -32,8 +33,10 @@ from app.services.document_types import safe_filename, sniff
 from app.services.referrals import record_sight, referral_seen
 from app.sharing import policy
 from app.sharing.categories import Category
+from app.sharing.decision import Decision, Deny
+from app.sharing.facts import caller_facts
 from app.sharing.gate import SharingGate
-from app.sharing.visibility import ReferralSight
+from app.sharing.visibility import ReferralParties, ReferralSight, covered_by_referral
 
 RESOURCE = "document"
 OPEN_REFERRAL = frozenset(
@@ -123,15 +126,43 @@ def _visible_referrals(
     return visible
 
 
-def _covered_by_referral(gate: SharingGate, referral: Referral, category: Category) -> bool:
-    """Is a referral's document in this category shown by the referral's own view? Only a
-    `referrals` document, to a party of the referral (the referral itself is theirs to
-    read); every other category, and every other caller, asks the sharing decision."""
-    return (
-        category == Category.referrals
-        and not gate.caller.is_participant
-        and gate.caller.org_id in (referral.from_org_id, referral.to_org_id)
-    )
+def _covered(gate: SharingGate, referral: Referral, category: Category) -> bool:
+    """`covered_by_referral` (app/sharing/visibility.py) for this caller."""
+    return covered_by_referral(caller_facts(gate.caller), ReferralParties.of(referral), category)
+
+
+@dataclass
+class _Sorting:
+    """A list's groups of documents sorted into shown and withheld: the SQL clauses of the
+    groups shown, the counts withheld by (category, reason), and for the audit the reason
+    each withheld category was refused for. Each (source, category) is decided once."""
+
+    gate: SharingGate
+    participant_id: uuid.UUID
+    shown: list[ColumnElement[bool]] = field(default_factory=list)
+    hidden: dict[tuple[str, str], int] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)
+    _decisions: dict[tuple[uuid.UUID, str], Decision] = field(default_factory=dict)
+
+    def refusal(self, *asks: tuple[uuid.UUID, Category]) -> tuple[str, str] | None:
+        """The first (category, reason) the decision refuses of these (source, category)."""
+        for source, category in asks:
+            key = (source, str(category))
+            if key not in self._decisions:
+                self._decisions[key] = self.gate.decide(self.participant_id, category, source)
+            decision = self._decisions[key]
+            if isinstance(decision, Deny):
+                return str(category), decision.reason
+        return None
+
+    def sort(self, group: ColumnElement[bool], count: int, refusal: tuple[str, str] | None) -> None:
+        """Show the group, or count it withheld for its refusal."""
+        if refusal is None:
+            self.shown.append(group)
+            return
+        self.hidden[refusal] = self.hidden.get(refusal, 0) + int(count)
+        category, reason = refusal
+        self.refused[category] = min(reason, self.refused.get(category, reason))
 
 
 def _scan(content: bytes) -> tuple[ScanStatus, str | None]:
@@ -223,16 +254,11 @@ def upload(
     return document
 
 
-def list_documents(
-    gate: SharingGate,
-    participant_id: uuid.UUID,
-    paging: PageParams,
-    note_id: uuid.UUID | None,
-    referral_id: uuid.UUID | None = None,
-) -> RecordPage[DocumentRead]:
-    """Documents the caller may see (their category, and their note's category or their
-    referral's full view), newest first."""
-    gate.participant(participant_id, action="list", resource=RESOURCE)
+def _sort_groups(
+    gate: SharingGate, participant_id: uuid.UUID
+) -> tuple[_Sorting, dict[uuid.UUID, Referral]]:
+    """The person's documents by group (source, category and parent), sorted into shown
+    and withheld; and the referrals of theirs the caller has the full view of."""
     note_groups = gate.connection.execute(
         sa_select(
             col(Document.source_org_id),
@@ -262,50 +288,50 @@ def list_documents(
         )
         .group_by(col(Document.source_org_id), col(Document.category), col(Document.referral_id))
     ).all()
-    allowed = []
-    hidden: dict[tuple[str, str], int] = {}
-    denied: dict[str, list[uuid.UUID]] = {}
+    groups = _Sorting(gate, participant_id)
     for doc_src, doc_cat, note_src, note_cat, count in note_groups:
-        refusal = None
-        for src, cat in ((doc_src, doc_cat), (note_src, note_cat)):
-            decision = gate.decide(participant_id, cat, src)
-            if not decision.allowed and refusal is None:
-                refusal = (str(cat), getattr(decision, "reason", "withheld"))
-                denied.setdefault(str(cat), []).append(src)
-        if refusal is None:
-            allowed.append(
-                and_(
-                    col(Document.source_org_id) == doc_src,
-                    col(Document.category) == doc_cat,
-                    col(CaseNote.source_org_id) == note_src,
-                    col(CaseNote.category) == note_cat,
-                )
-            )
-        else:
-            hidden[refusal] = hidden.get(refusal, 0) + int(count)
+        groups.sort(
+            and_(
+                col(Document.source_org_id) == doc_src,
+                col(Document.category) == doc_cat,
+                col(CaseNote.source_org_id) == note_src,
+                col(CaseNote.category) == note_cat,
+            ),
+            count,
+            groups.refusal((doc_src, doc_cat), (note_src, note_cat)),
+        )
     visible_referrals = _visible_referrals(gate, {row[2] for row in referral_groups if row[2]})
     for doc_src, doc_cat, ref_id, count in referral_groups:
-        refusal = None
-        if ref_id not in visible_referrals:
+        referral = visible_referrals.get(ref_id) if ref_id else None
+        refusal: tuple[str, str] | None = None
+        if referral is None:
             refusal = (str(Category.referrals), "not_visible")
-        elif _covered_by_referral(gate, visible_referrals[ref_id], doc_cat):
-            pass
-        else:
-            decision = gate.decide(participant_id, doc_cat, doc_src)
-            if not decision.allowed:
-                refusal = (str(doc_cat), getattr(decision, "reason", "withheld"))
-                denied.setdefault(str(doc_cat), []).append(doc_src)
-        if refusal is None:
-            allowed.append(
-                and_(
-                    col(Document.source_org_id) == doc_src,
-                    col(Document.category) == doc_cat,
-                    col(Document.referral_id) == ref_id,
-                )
-            )
-        else:
-            hidden[refusal] = hidden.get(refusal, 0) + int(count)
-    filters = [or_(*allowed) if allowed else false()]
+        elif not _covered(gate, referral, doc_cat):
+            refusal = groups.refusal((doc_src, doc_cat))
+        groups.sort(
+            and_(
+                col(Document.source_org_id) == doc_src,
+                col(Document.category) == doc_cat,
+                col(Document.referral_id) == ref_id,
+            ),
+            count,
+            refusal,
+        )
+    return groups, visible_referrals
+
+
+def list_documents(
+    gate: SharingGate,
+    participant_id: uuid.UUID,
+    paging: PageParams,
+    note_id: uuid.UUID | None,
+    referral_id: uuid.UUID | None = None,
+) -> RecordPage[DocumentRead]:
+    """Documents the caller may see (their category, and their note's category or their
+    referral's full view), newest first."""
+    gate.participant(participant_id, action="list", resource=RESOURCE)
+    groups, visible_referrals = _sort_groups(gate, participant_id)
+    filters = [or_(*groups.shown) if groups.shown else false()]
     if note_id is not None:
         filters.append(col(Document.note_id) == note_id)
     if referral_id is not None:
@@ -322,14 +348,15 @@ def list_documents(
         r.id
         for r in rows
         if r.referral_id is not None
-        and _covered_by_referral(gate, visible_referrals[r.referral_id], r.category)
+        and _covered(gate, visible_referrals[r.referral_id], r.category)
     }
-    _record(gate, participant_id, rows, denied, covered)
+    _record(gate, participant_id, rows, groups.refused, covered)
     return RecordPage(
         items=[DocumentRead.model_validate(d) for d in rows],
         next_cursor=cursor,
         withheld=[
-            WithheldCountRead(category=c, reason=r, count=n) for (c, r), n in sorted(hidden.items())
+            WithheldCountRead(category=c, reason=r, count=n)
+            for (c, r), n in sorted(groups.hidden.items())
         ],
     )
 
@@ -338,11 +365,12 @@ def _record(
     gate: SharingGate,
     participant_id: uuid.UUID,
     rows: Sequence[Document],
-    denied: dict[str, list[uuid.UUID]],
+    refused: dict[str, str],
     covered: set[uuid.UUID],
 ) -> None:
-    """The audit of a list: the categories shown, or (nothing shown) those withheld. A
-    party's `referrals` documents are disclosed with their referral's own basis."""
+    """The audit of a list: the categories shown, or (nothing shown) those withheld, each
+    with the reason it was refused for. A party's `referrals` documents are disclosed with
+    their referral's own basis."""
     decided = [r for r in rows if r.id not in covered]
     for category in sorted({r.category for r in decided}):
         gate.filter_records(
@@ -363,15 +391,8 @@ def _record(
         if seen is not None:
             record_sight(gate, referral, seen, action="list", record_id=False, resource=RESOURCE)
     if not rows:
-        for denied_category, sources in sorted(denied.items()):
-            gate.filter_records(
-                participant_id,
-                sources,
-                Category(denied_category),
-                lambda s: s,
-                resource=RESOURCE,
-                action="list",
-            )
+        for withheld, reason in sorted(refused.items()):
+            gate.withheld(participant_id, withheld, reason, action="list", resource=RESOURCE)
 
 
 def download(
@@ -403,7 +424,7 @@ def download(
     else:
         assert document.referral_id is not None  # one parent (ck_documents_one_parent)
         referral = _referral(gate, participant_id, document.referral_id, "download", document.id)
-        if not _covered_by_referral(gate, referral, document.category):
+        if not _covered(gate, referral, document.category):
             gate.require(
                 participant_id,
                 document.category,

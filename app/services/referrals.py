@@ -63,9 +63,7 @@ _LIFECYCLE_ORDER = list(ReferralStatus)
 
 def referral_seen(gate: SharingGate, referral: Referral) -> ReferralSeen | None:
     """How much of this referral the caller sees (app/sharing/visibility.py), or None."""
-    parties = ReferralParties(
-        referral.participant_id, referral.from_org_id, referral.to_org_id, referral.status
-    )
+    parties = ReferralParties.of(referral)
     facts = caller_facts(gate.caller)
     # The rule only asks the decision when no party rule gives the full view: skip loading
     # the participant's facts for the parties' everyday reads.
@@ -279,31 +277,50 @@ def _record(
     emit_referral(gate, referral, to_status)
 
 
+def _unreceivable(
+    gate: SharingGate, referral: Referral, participant: Participant, categories: list[str]
+) -> Unprocessable | None:
+    """The 422 (with the refusals) if the recipient may not receive every category given."""
+    recipient = gate.session.get(Organisation, referral.to_org_id)
+    if recipient is None or not recipient.active:
+        return Unprocessable("The receiving organisation is no longer active.")
+    refusals = refusals_for_recipient(
+        gate.session, participant, recipient, referral.from_org_id, categories, gate.now
+    )
+    if not refusals:
+        return None
+    return Unprocessable(
+        "The receiving organisation may not be sent every attached category; "
+        "remove those listed or record the consent or protocol they need.",
+        errors=[r.model_dump() for r in refusals],
+    )
+
+
 def _check_recipient(
     gate: SharingGate,
     referral: Referral,
     participant: Participant,
+    *,
+    action: str,
+    resource_id: str | None,
     categories: list[str] | None = None,
 ) -> None:
-    """422 with the refusals unless the recipient may receive every category given
-    (by default every category attached to the referral)."""
-    recipient = gate.session.get(Organisation, referral.to_org_id)
-    if recipient is None or not recipient.active:
-        raise Unprocessable("The receiving organisation is no longer active.")
-    refusals = refusals_for_recipient(
-        gate.session,
-        participant,
-        recipient,
-        referral.from_org_id,
-        list(referral.categories) if categories is None else categories,
-        gate.now,
+    """422 with the refusals unless the recipient may receive every category given (by
+    default every category attached to the referral). A refused submission or amendment
+    is a refused disclosure: on the record (`action`, denied), though nothing is created
+    or changed."""
+    problem = _unreceivable(
+        gate, referral, participant, list(referral.categories) if categories is None else categories
     )
-    if refusals:
-        raise Unprocessable(
-            "The receiving organisation may not be sent every attached category; "
-            "remove those listed or record the consent or protocol they need.",
-            errors=[r.model_dump() for r in refusals],
+    if problem is not None:
+        gate.deny(
+            referral.participant_id,
+            action,
+            RESOURCE,
+            "category_not_receivable",
+            resource_id=resource_id,
         )
+        raise problem
 
 
 def create_referral(gate: SharingGate, data: ReferralCreate) -> dict[str, Any]:
@@ -325,7 +342,8 @@ def create_referral(gate: SharingGate, data: ReferralCreate) -> dict[str, Any]:
         created_by=gate.caller.subject,
     )
     if data.submit:
-        _check_recipient(gate, referral, participant)
+        # Nothing is created when refused: the denial names no referral.
+        _check_recipient(gate, referral, participant, action="create", resource_id=None)
     gate.session.add(referral)
     gate.session.flush()
     _record(gate, referral, None, ReferralStatus.draft)
@@ -409,19 +427,14 @@ def update_referral(
             participant = gate.participant(
                 referral.participant_id, action="amend", resource=RESOURCE
             )
-            try:
-                _check_recipient(gate, referral, participant, added)
-            except Unprocessable:
-                # A refused amendment is a refused disclosure: on the record, though
-                # nothing changes.
-                gate.deny(
-                    referral.participant_id,
-                    "amend",
-                    RESOURCE,
-                    "category_not_receivable",
-                    resource_id=str(referral.id),
-                )
-                raise
+            _check_recipient(
+                gate,
+                referral,
+                participant,
+                action="amend",
+                resource_id=str(referral.id),
+                categories=added,
+            )
     version = referral.version + 1
     for name in AMENDABLE_FIELDS:
         if name not in changes:
@@ -558,7 +571,7 @@ def apply_action(
         # Submitting opens the person's record to another organisation: the referrer must
         # still have a relationship with them now, not only when the draft was written.
         participant = gate.participant(referral.participant_id, action="submit", resource=RESOURCE)
-        _check_recipient(gate, referral, participant)
+        _check_recipient(gate, referral, participant, action="submit", resource_id=str(referral.id))
         referral.submitted_at = gate.now
     if action == ReferralAction.decline:
         referral.decline_reason = body.reason

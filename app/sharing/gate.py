@@ -296,6 +296,21 @@ class SharingGate:
         touch = self._touch(participant_id, action, resource, resource_id)
         touch.disclosed.setdefault(str(category), {"basis": basis})
 
+    def withheld(
+        self,
+        participant_id: uuid.UUID,
+        category: Category | str,
+        reason: str,
+        *,
+        action: str,
+        resource: str,
+    ) -> None:
+        """Record a category withheld from a response, refused by the decision or by a rule
+        of the core that stands before it (a referral that does not exist for the caller)."""
+        touch = self._touch(participant_id, action, resource)
+        if str(category) not in touch.disclosed:
+            touch.withheld.setdefault(str(category), reason)
+
     def wrote(
         self,
         participant_id: uuid.UUID,

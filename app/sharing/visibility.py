@@ -27,6 +27,7 @@ from app.models.governance import RestrictedRecord, RestrictedRecordOrg
 from app.models.organisation import Organisation
 from app.models.participant import CareRole, CareTeamMember, Participant
 from app.models.referral import OPEN_FOR_RECIPIENT, Referral, ReferralStatus
+from app.sharing.categories import Category
 from app.sharing.decision import Allow, CallerFacts, Decision
 from app.sharing.fastsql import Prepared
 
@@ -315,6 +316,12 @@ class ReferralParties:
     to_org_id: uuid.UUID
     status: ReferralStatus
 
+    @classmethod
+    def of(cls, referral: Referral) -> "ReferralParties":
+        return cls(
+            referral.participant_id, referral.from_org_id, referral.to_org_id, referral.status
+        )
+
 
 @dataclass(frozen=True)
 class ReferralSeen:
@@ -348,6 +355,19 @@ def referral_sight(
     if addressee:
         return ReferralSeen(ReferralSight.closed, "referral_addressee")
     return None
+
+
+def covered_by_referral(caller: CallerFacts, referral: ReferralParties, category: str) -> bool:
+    """Is a referral's document in this category shown by the referral's own view? Only a
+    `referrals` document, to a party of the referral (the referral itself is theirs to
+    read); every other category, and every other caller, asks the sharing decision.
+
+    Asked only of a referral the caller has the full view of (`referral_sight`)."""
+    return (
+        category == Category.referrals
+        and not caller.is_participant
+        and caller.org_id in (referral.from_org_id, referral.to_org_id)
+    )
 
 
 def referral_visibility_clause(caller: Caller, now: datetime) -> ColumnElement[bool]:

@@ -123,6 +123,19 @@ class TestReferralDocuments:
         stranger = care.world.org("Probation", OrgKind.probation)
         assert_problem(download(client, care, doc, care.headers(stranger)), 404)
 
+    def test_a_list_withholding_only_unseen_referrals_is_audited(
+        self, client: TestClient, care: Care
+    ) -> None:
+        """A list that shows nothing because the documents' referral does not exist for the
+        caller is a denied access on the record, as one refused by the sharing decision is
+        (it was once not recorded at all)."""
+        ref = referral(care)
+        attach(client, care, care.coord, ref)
+        assert listed(client, care, care.headers(care.cmht))["items"] == []
+        (event,) = care.events("document", care.cmht)
+        assert (event.action, event.outcome, event.categories) == ("list", "denied", [])
+        assert event.withheld == [{"category": "referrals", "reason": "not_visible"}]
+
     def test_licence_conditions_need_their_category(self, client: TestClient, care: Care) -> None:
         """Custody attached and covered by a protocol: housing reads the licence conditions.
         A referral attaching `contact` with no protocol for it: its document stays withheld

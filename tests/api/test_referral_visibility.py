@@ -20,7 +20,12 @@ from app.models.participant import CareRole, CareTeamMember, Participant
 from app.models.referral import ReferralStatus
 from app.sharing.categories import Purpose
 from app.sharing.decision import Allow, CallerFacts, Deny
-from app.sharing.visibility import ReferralParties, ReferralSight, referral_sight
+from app.sharing.visibility import (
+    ReferralParties,
+    ReferralSight,
+    covered_by_referral,
+    referral_sight,
+)
 from tests.api.referral_world import URL, ReferralWorld, add_protocol, make_referral_world
 from tests.fixtures import World
 
@@ -289,3 +294,26 @@ class TestReferralSightIsPure:
         }[who]
         seen = referral_sight(caller, ReferralParties(self.PID, self.A, self.B, status), decision)
         assert (None if seen is None else (seen.sight, seen.basis)) == expected
+
+    @pytest.mark.parametrize(
+        ("who", "category", "covered"),
+        [
+            ("from", "referrals", True),
+            ("to", "referrals", True),
+            ("from", "custody", False),  # an attached category: the decision is asked
+            ("to", "contact", False),
+            ("other", "referrals", False),  # not a party: the decision is asked
+            ("self", "referrals", False),  # the person: the decision (self-service) is asked
+        ],
+    )
+    def test_documents_covered_by_the_referral(
+        self, who: str, category: str, covered: bool
+    ) -> None:
+        caller = {
+            "from": self._caller(self.A),
+            "to": self._caller(self.B),
+            "other": self._caller(self.C),
+            "self": self._caller(self.B, self.PID),  # even with a party's organisation id
+        }[who]
+        parties = ReferralParties(self.PID, self.A, self.B, ReferralStatus.submitted)
+        assert covered_by_referral(caller, parties, category) is covered

@@ -6,10 +6,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, func, select
 
+from app.models.audit import AccessEvent
 from app.models.notice import Notice
-from app.models.organisation import OrgKind
+from app.models.organisation import OrgKind, Role
 from app.models.participant import CareTeamMember
 from app.models.referral import REFERRAL_TRANSITIONS, Referral, ReferralStatus, ReferralTransition
+from app.sharing.audit import verify_chain
 from tests.api.referral_world import URL, ReferralWorld, add_consent, make_referral_world
 from tests.fixtures import World
 
@@ -85,6 +87,64 @@ class TestRefusedSubmission:
         again = rw.client.get(f"{URL}/{draft['id']}", headers=rw.referrer()).json()
         assert again["status"] == "draft"
         assert len(again["transitions"]) == 1
+
+
+def _denials(rw: ReferralWorld) -> list[AccessEvent]:
+    return list(
+        rw.db.exec(
+            select(AccessEvent)
+            .where(
+                AccessEvent.participant_id == rw.participant.id,
+                AccessEvent.resource == "referral",
+                AccessEvent.outcome == "denied",
+            )
+            .order_by(col(AccessEvent.seq))
+        ).all()
+    )
+
+
+class TestRefusedDisclosuresAudited:
+    """A refused submission, like a refused amendment, is a refused disclosure: a denied
+    access event in the chain, nothing created or changed, and (as every denial) no entry
+    of the person's disclosure log, which lists what was disclosed."""
+
+    def test_submission_refusals_are_on_the_record_like_amendments(self, rw: ReferralWorld) -> None:
+        refused = rw.client.post(
+            URL,
+            json=rw.body(categories=["identity", "mental_health"], submit=True),
+            headers=rw.referrer(),
+        )
+        assert refused.status_code == 422, refused.text
+        assert _count(rw.db, Referral, participant_id=rw.participant.id) == 0
+        draft = rw.create(categories=["identity", "contact"])["id"]
+        assert rw.act(draft, "submit", rw.referrer()).status_code == 422
+        rid = rw.create(submit=True)["id"]
+        amended = rw.client.patch(
+            f"{URL}/{rid}",
+            json={"categories": ["identity", "mental_health"], "change_reason": "Asked"},
+            headers=rw.referrer() | {"If-Match": '"r-1"'},
+        )
+        assert amended.status_code == 422, amended.text
+        rw.db.expire_all()
+        shapes = [
+            (e.actor_org_id, e.action, e.resource_id, e.categories, e.withheld, e.basis)
+            for e in _denials(rw)
+        ]
+        refusal = [{"category": "*", "reason": "category_not_receivable"}]
+        assert shapes == [
+            (rw.coord.id, "create", None, [], refusal, []),  # nothing created: no id
+            (rw.coord.id, "submit", draft, [], refusal, []),
+            (rw.coord.id, "amend", rid, [], refusal, []),
+        ]
+        assert verify_chain(rw.db).ok
+        me = rw.world.headers(rw.coord, Role.participant, participant_id=rw.participant.id)
+        rw.db.commit()
+        log = rw.client.get(f"/api/v1/participants/{rw.participant.id}/disclosures", headers=me)
+        assert log.status_code == 200, log.text
+        denied = {e.seq for e in _denials(rw)}
+        assert denied and not denied & {e["seq"] for e in log.json()["items"]}
+        made = [e["action"] for e in log.json()["items"] if e["resource"] == "referral"]
+        assert made == ["create", "create"]  # the draft and the submitted referral only
 
 
 class TestLifecycle:
