@@ -28,6 +28,8 @@ documents_cli = typer.Typer(help="Documents attached to case notes.", no_args_is
 cli.add_typer(documents_cli, name="documents")
 db_cli = typer.Typer(help="Database roles and privileges.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
+webhooks_cli = typer.Typer(help="Webhook subscriptions' stored secrets.", no_args_is_help=True)
+cli.add_typer(webhooks_cli, name="webhooks")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
@@ -489,3 +491,30 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@webhooks_cli.command("reencrypt")
+def webhooks_reencrypt(as_json: JsonOpt = False) -> None:
+    """Rewrite every stored webhook secret under the current key file
+    (THROUGHCARE_WEBHOOK_SECRET_KEY_PATH), reading old values with the files listed in
+    THROUGHCARE_WEBHOOK_SECRET_PREVIOUS_KEY_PATHS. Run it after replacing the key; once it
+    reports nothing unreadable, the previous key files can be retired. Exits 1 when some
+    value opens under no configured key (those rows are left as they were)."""
+    from app.services.webhooks import reencrypt_all
+
+    with _session() as session:
+        done = reencrypt_all(session)
+        session.commit()
+    payload = {
+        "rewritten": done.rewritten,
+        "already_current": done.current,
+        "unreadable": done.unreadable,
+    }
+    text = (
+        f"rewritten {done.rewritten}, already under the current key {done.current}, "
+        f"unreadable {len(done.unreadable)}"
+        + "".join(f"\n  unreadable: {where}" for where in done.unreadable)
+    )
+    _emit(as_json, payload, text)
+    if done.unreadable:
+        raise typer.Exit(1)

@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     # (app/services/secret_box.py): created 0600 on first use; keep it out of the database
     # and its backups' reach, and back it up with the signing key.
     webhook_secret_key_path: Path = Path("var/webhook-secret-key")
+    # Key files replaced by the one above and not yet retired: stored secrets still
+    # decrypt under them until `throughcare webhooks reencrypt` has moved every row to the
+    # current key (JSON list, e.g. '["/keys/webhook-secret-key.2026"]').
+    webhook_secret_previous_key_paths: list[Path] = []
     # Where `serve --workers N` (N > 1) keeps the processes' request metrics so that
     # /metrics sums them (app/core/metrics.py); emptied at each start.
     metrics_multiproc_dir: Path = Path("var/metrics")

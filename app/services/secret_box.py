@@ -6,6 +6,12 @@ encrypted under a 256-bit key held in a file outside the database
 key). A copy of the database alone does not give the secrets away. Each ciphertext is
 bound to its subscription and column (associated data), so a value copied to another row
 does not decrypt. Stored form: `enc:v1:<base64url(12-byte nonce + ciphertext + tag)>`.
+
+Replacing the key: point `THROUGHCARE_WEBHOOK_SECRET_KEY_PATH` at a new file and list the
+old one in `THROUGHCARE_WEBHOOK_SECRET_PREVIOUS_KEY_PATHS`; reading tries the current key,
+then the previous ones (an AES-GCM tag tells a wrong key at once), and every write uses the
+current key. `throughcare webhooks reencrypt` then rewrites every stored secret under the
+current key (`reencrypt_all`), after which the old file can be retired.
 """
 
 import base64
@@ -53,6 +59,23 @@ def _key() -> bytes:
     return _key_at(str(get_settings().webhook_secret_key_path))
 
 
+def _read_keys() -> list[bytes]:
+    """The current key, then the previous ones (which must exist: never created here)."""
+    settings = get_settings()
+    keys = [_key()]
+    for path in settings.webhook_secret_previous_key_paths:
+        keys.append(_previous_key_at(str(path)))
+    return keys
+
+
+@lru_cache
+def _previous_key_at(path: str) -> bytes:
+    key = Path(path).read_bytes()
+    if len(key) != _KEY_BYTES:
+        raise ValueError(f"{path} is not a {_KEY_BYTES}-byte webhook secret key")
+    return key
+
+
 def _aad(row_id: uuid.UUID, column: str) -> bytes:
     return f"webhook_subscriptions:{row_id}:{column}".encode()
 
@@ -74,7 +97,29 @@ def decrypt(stored: str, row_id: uuid.UUID, column: str, key: bytes | None = Non
         raise SecretUnreadable("the stored secret is not in the encrypted form")
     try:
         raw = base64.urlsafe_b64decode(stored.removeprefix(PREFIX))
-        plain = AESGCM(key or _key()).decrypt(raw[:12], raw[12:], _aad(row_id, column))
-    except (InvalidTag, ValueError) as exc:
-        raise SecretUnreadable("the stored secret does not decrypt under the key") from exc
-    return plain.decode()
+    except ValueError as exc:
+        raise SecretUnreadable("the stored secret is not in the encrypted form") from exc
+    for candidate in [key] if key is not None else _read_keys():
+        try:
+            plain = AESGCM(candidate).decrypt(raw[:12], raw[12:], _aad(row_id, column))
+        except (InvalidTag, ValueError):
+            continue
+        return plain.decode()
+    raise SecretUnreadable("the stored secret does not decrypt under the key")
+
+
+def under_current_key(stored: str, row_id: uuid.UUID, column: str) -> bool:
+    """Whether a stored secret already decrypts under the current key."""
+    try:
+        decrypt(stored, row_id, column, _key())
+    except SecretUnreadable:
+        return False
+    return True
+
+
+def reencrypt(stored: str, row_id: uuid.UUID, column: str) -> str | None:
+    """The stored form under the current key, or None when it is already under it.
+    SecretUnreadable when no configured key opens it."""
+    if under_current_key(stored, row_id, column):
+        return None
+    return encrypt(decrypt(stored, row_id, column), row_id, column)

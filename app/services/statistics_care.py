@@ -2,9 +2,10 @@
 
 Each figure is one SQL query; no row is loaded into Python. Figures over people or
 referrals join each evidence table once (per-person flags or first dates, then one count)
-rather than probe it per person: see readiness_at_release for the measurements. The per-person rules (app/services/release_readiness.py, engagement.py) are
-followed as far as SQL can without the sharing decision (a commissioner sees counts of
-everything); where they are approximated, docs/governance.md says how.
+rather than probe it per person (see the note above readiness_at_release). The per-person
+rules (app/services/release_readiness.py, engagement.py) are followed as far as SQL can
+without the sharing decision (a commissioner sees counts of everything); where they are
+approximated, docs/governance.md says how.
 """
 
 from datetime import UTC, datetime, time, timedelta

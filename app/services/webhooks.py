@@ -12,17 +12,18 @@ import hmac
 import ipaddress
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from app.core.errors import Conflict, NotFound, Unprocessable
 from app.core.pagination import PageParams, paginate
 from app.core.settings import get_settings
 from app.models.events import WebhookDelivery, WebhookSubscription
+from app.models.idempotency import IdempotencyRecord
 from app.services import secret_box
 from app.services.idempotency import run_idempotent
 from app.services.outbox import EVENT_TYPES
@@ -311,3 +312,55 @@ def delete_subscription(gate: SharingGate, subscription_id: uuid.UUID) -> None:
     gate.session.flush()
     gate.session.delete(sub)
     gate.session.flush()
+
+
+@dataclass
+class Reencrypted:
+    """What `reencrypt_all` did: values rewritten, already current, and unreadable."""
+
+    rewritten: int = 0
+    current: int = 0
+    unreadable: list[str] = field(default_factory=list)
+
+
+def reencrypt_all(session: Session) -> Reencrypted:
+    """Rewrite every stored webhook secret (current and previous secrets of subscriptions,
+    and the encrypted secret kept for Idempotency-Key replays) under the current key.
+    A value no configured key opens is listed, left as it is, and does not stop the rest.
+    The caller commits."""
+    out = Reencrypted()
+
+    def move(stored: str, row_id: uuid.UUID, column: str, where: str) -> str | None:
+        try:
+            new = secret_box.reencrypt(stored, row_id, column)
+        except secret_box.SecretUnreadable:
+            out.unreadable.append(where)
+            return None
+        if new is None:
+            out.current += 1
+        else:
+            out.rewritten += 1
+        return new
+
+    for sub in session.exec(select(WebhookSubscription).order_by(col(WebhookSubscription.id))):
+        for column in ("secret", "previous_secret"):
+            stored = getattr(sub, column)
+            if stored is None:
+                continue
+            new = move(stored, sub.id, column, f"subscription {sub.id} {column}")
+            if new is not None:
+                setattr(sub, column, new)
+                session.add(sub)
+    replays = select(IdempotencyRecord).where(
+        IdempotencyRecord.scope == RESOURCE, col(IdempotencyRecord.resource_id).is_not(None)
+    )
+    for record in session.exec(replays):
+        body = dict(record.response or {})
+        if "secret" not in body:
+            continue
+        sub_id = uuid.UUID(str(record.resource_id))
+        new = move(str(body["secret"]), sub_id, "idempotent_replay", f"replay {record.id}")
+        if new is not None:
+            record.response = {**body, "secret": new}
+            session.add(record)
+    return out

@@ -2,6 +2,7 @@
 database); the migration encrypts rows stored in clear before it, and reverses."""
 
 import base64
+import json
 import uuid
 from pathlib import Path
 
@@ -122,3 +123,141 @@ def test_a_secret_that_does_not_decrypt_sends_and_discloses_nothing(
     assert delivery.status == "pending" and delivery.last_error == "secret_unreadable"
     sent = select(AccessEvent).where(AccessEvent.action == "webhook_delivery")
     assert hw.db.exec(sent).all() == []
+
+
+def _use_keys(monkeypatch: pytest.MonkeyPatch, current: Path, *previous: Path) -> None:
+    from app.core.settings import get_settings
+
+    monkeypatch.setenv("THROUGHCARE_WEBHOOK_SECRET_KEY_PATH", str(current))
+    monkeypatch.setenv(
+        "THROUGHCARE_WEBHOOK_SECRET_PREVIOUS_KEY_PATHS", json.dumps([str(p) for p in previous])
+    )
+    get_settings.cache_clear()
+
+
+def test_the_key_file_can_be_replaced_and_every_secret_moved_to_it(
+    hw: HookWorld, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.core.settings import get_settings
+    from app.models.idempotency import IdempotencyRecord
+    from app.services.webhooks import reencrypt_all
+
+    old_key = secret_box.load_or_create_key(get_settings().webhook_secret_key_path)
+    made = hw.client.post(
+        HOOKS,
+        json={"url": receiver.url, "event_types": ["appointment.booked"]},
+        headers={**hw.housing_admin, "Idempotency-Key": "key-rotation-1"},
+    )
+    assert made.status_code == 201, made.text
+    sub = made.json()
+    rotated = hw.client.post(
+        f"{HOOKS}/{sub['id']}/rotate-secret", json={"grace_hours": 1}, headers=hw.housing_admin
+    ).json()
+    new_path = tmp_path / "webhook-secret-key.new"
+    new_key = secret_box.load_or_create_key(new_path)
+    old_path = tmp_path / "webhook-secret-key.old"
+    old_path.write_bytes(old_key)
+    try:
+        # A new key with the old one listed: everything stored still reads.
+        _use_keys(monkeypatch, new_path, old_path)
+        hw.book()
+        run_once(hw.sessions)
+        [got] = receiver.received
+        Webhook(rotated["secret"]).verify(got.body, got.headers)
+        done = reencrypt_all(hw.db)
+        hw.db.commit()
+        # the current secret, the previous one and the replay's copy
+        assert (done.rewritten, done.current, done.unreadable) == (3, 0, [])
+        hw.db.expire_all()
+        row = hw.db.get(WebhookSubscription, uuid.UUID(sub["id"]))
+        assert row is not None and row.previous_secret is not None
+        assert secret_box.decrypt(row.secret, row.id, "secret", new_key) == rotated["secret"]
+        assert (
+            secret_box.decrypt(row.previous_secret, row.id, "previous_secret", new_key)
+            == (sub["secret"])
+        )
+        [replay] = hw.db.exec(select(IdempotencyRecord)).all()
+        assert replay.response is not None
+        with pytest.raises(secret_box.SecretUnreadable):
+            secret_box.decrypt(replay.response["secret"], row.id, "idempotent_replay", old_key)
+        # The old key retired: deliveries still sign; a second run has nothing to do.
+        _use_keys(monkeypatch, new_path)
+        hw.book(days=4)
+        run_once(hw.sessions)
+        assert len(receiver.received) == 2
+        Webhook(rotated["secret"]).verify(receiver.received[1].body, receiver.received[1].headers)
+        again = reencrypt_all(hw.db)
+        assert (again.rewritten, again.current, again.unreadable) == (0, 3, [])
+        # A value no configured key opens is reported and left as it was.
+        stray = secret_box.encrypt(rotated["secret"], row.id, "secret", bytes(32))
+        row.secret = stray
+        hw.db.add(row)
+        hw.db.commit()
+        lost = reencrypt_all(hw.db)
+        assert lost.unreadable == [f"subscription {row.id} secret"]
+        hw.db.expire_all()
+        assert hw.db.get(WebhookSubscription, row.id).secret == stray  # type: ignore[union-attr]
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+
+def test_reencrypt_command_reports_and_fails_on_unreadable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+    from app.core.db import get_engine
+    from app.core.settings import get_settings
+    from app.models.organisation import Organisation, OrgKind
+
+    def clear() -> None:
+        get_engine().dispose()
+        get_engine.cache_clear()
+        get_settings.cache_clear()
+
+    clear()
+    monkeypatch.setenv("THROUGHCARE_DATABASE_URL", f"sqlite:///{tmp_path}/keys.db")
+    old_path, new_path = tmp_path / "old", tmp_path / "new"
+    old_key = secret_box.load_or_create_key(old_path)
+    try:
+        assert CliRunner().invoke(cli, ["migrate"]).exit_code == 0
+        from sqlmodel import Session
+
+        with Session(get_engine()) as s:
+            org = Organisation(name=f"Org {uuid.uuid4().hex[:6]}", kind=OrgKind.housing)
+            s.add(org)
+            s.flush()
+            subs = []
+            for key in (old_key, bytes(32)):
+                sub = WebhookSubscription(
+                    organisation_id=org.id,
+                    url="https://partner.example.org/hook",
+                    event_types=["appointment.booked"],
+                    secret="",
+                    created_by="test",
+                )
+                sub.secret = secret_box.encrypt("whsec_c2VjcmV0", sub.id, "secret", key)
+                s.add(sub)
+                subs.append(sub.id)
+            s.commit()
+        _use_keys(monkeypatch, new_path, old_path)
+        result = CliRunner().invoke(cli, ["webhooks", "reencrypt", "--json"])
+        assert result.exit_code == 1, result.output
+        report = json.loads(result.stdout)
+        assert report == {
+            "rewritten": 1,
+            "already_current": 0,
+            "unreadable": [f"subscription {subs[1]} secret"],
+        }
+        new_key = new_path.read_bytes()
+        with Session(get_engine()) as s:
+            moved = s.get(WebhookSubscription, subs[0])
+            assert moved is not None
+            assert secret_box.decrypt(moved.secret, moved.id, "secret", new_key) == (
+                "whsec_c2VjcmV0"
+            )
+    finally:
+        monkeypatch.undo()
+        clear()
