@@ -40,6 +40,7 @@ EVENT_TYPES: frozenset[str] = frozenset(
         "referral.completed",
         "referral.withdrawn",
         "referral.amended",
+        "referral.milestone_recorded",
         "plan.changed",
         "plan.reviewed",
         "appointment.booked",

@@ -14,6 +14,7 @@ from app.models.referral_milestones import (
     ReferralMilestone,
     UpdateRequestCreate,
 )
+from app.services.outbox import emit
 from app.services.referrals import find_referral
 from app.sharing import policy
 from app.sharing.categories import Category
@@ -62,6 +63,16 @@ def record_milestone(
         )
     )
     gate.session.flush()
+    # For partner systems: whoever may see the referral now hears of it (the referrer's
+    # system, typically); the event carries ids only, the milestone is read through the API.
+    emit(
+        gate,
+        "referral.milestone_recorded",
+        referral.participant_id,
+        {"referral_id": referral.id, "milestone_id": milestone.id},
+        source_org_id=referral.from_org_id,
+        parties=[referral.to_org_id],
+    )
     gate.wrote(
         referral.participant_id,
         [Category.referrals],

@@ -4,8 +4,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from app.models.events import DomainEvent
 from app.models.organisation import Organisation
 from app.models.referral import Referral, ReferralStatus, Urgency
 from tests.api.care_world import Care, assert_problem, build_care
@@ -59,6 +60,13 @@ class TestMilestones:
         assert_problem(client.get(url, headers=care.headers(care.cmht)), 404)
         event = care.events("referral", care.housing)[-1]
         assert event.outcome == "allowed" and event.categories == ["referrals"]
+        # Partner systems hear of each milestone through the outbox (ids only).
+        raised = care.db.exec(
+            select(DomainEvent).where(DomainEvent.type == "referral.milestone_recorded")
+        ).all()
+        assert [e.data["referral_id"] for e in raised] == [str(ref.id)] * 2
+        assert {e.data["milestone_id"] for e in raised} == {str(m["id"]) for m in listed}
+        assert raised[0].data["detail_url"] == f"/api/v1/referrals/{ref.id}"
 
     def test_only_the_recipient_and_only_while_live(
         self, client: TestClient, care: Care, db: Session
@@ -75,6 +83,8 @@ class TestMilestones:
         url = f"/api/v1/referrals/{ref.id}/milestones"
         assert client.get(url, headers=care.headers(care.coord)).json() == []
         assert notices(client, care, care.coord) == []
+        raised = select(DomainEvent).where(DomainEvent.type == "referral.milestone_recorded")
+        assert db.exec(raised).all() == []
 
     def test_the_action_route_still_works(self, client: TestClient, care: Care) -> None:
         """Milestone routes sit beside POST /referrals/{id}/{action}: actions still act."""

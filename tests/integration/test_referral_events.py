@@ -52,3 +52,49 @@ def test_addressee_hears_of_its_referral_and_strangers_do_not(
     ).all()
     assert [r.outcome for r in rows] == ["allowed", "allowed"]
     assert all(r.actor_org_id == rw.housing.id for r in rows)
+
+
+def test_the_referrer_hears_of_each_milestone_and_strangers_do_not(
+    world: Any, db: Any, client: Any, receiver: Receiver
+) -> None:
+    rw = make_referral_world(world, db, client)
+    kinds = ["referral.milestone_recorded"]
+    sub = client.post(
+        "/api/v1/webhooks",
+        json={"url": receiver.url, "event_types": kinds},
+        headers=world.headers(rw.coord, "org_admin"),
+    ).json()
+    stranger = world.org("Stranger", "housing")
+    client.post(
+        "/api/v1/webhooks",
+        json={"url": receiver.url + "/stranger", "event_types": kinds},
+        headers=world.headers(stranger, "org_admin"),
+    )
+
+    def sessions() -> Any:
+        from app.core.db import committing
+
+        return committing(db)
+
+    referral = rw.create(submit=True)
+    assert rw.act(referral["id"], "accept", rw.recipient()).status_code == 200
+    made = client.post(
+        f"/api/v1/referrals/{referral['id']}/milestones",
+        json={"kind": "first_contact_made", "occurred_on": "2026-11-25"},
+        headers=rw.recipient(),
+    )
+    assert made.status_code == 201, made.text
+    run_once(sessions)
+    [got] = receiver.received
+    Webhook(sub["secret"]).verify(got.body, got.headers)
+    body = payload(got)
+    assert body["type"] == "referral.milestone_recorded"
+    assert body["data"]["referral_id"] == referral["id"]
+    assert body["data"]["milestone_id"] == made.json()["id"]
+    sent = db.exec(
+        select(AccessEvent).where(
+            AccessEvent.participant_id == rw.participant.id,
+            AccessEvent.action == "webhook_delivery",
+        )
+    ).all()
+    assert [(r.outcome, r.actor_org_id) for r in sent] == [("allowed", rw.coord.id)]
