@@ -31,6 +31,8 @@ class Subject:
     user_id: uuid.UUID | None = None
     participant_id: uuid.UUID | None = None
     client_id: str | None = None
+    # The account's credentials version the token was issued under (claim `cv`).
+    credentials_version: int = 0
 
 
 class _ActiveCache:
@@ -91,6 +93,7 @@ _USER_ACTIVE_SQL = Prepared(
         _users.c.organisation_id == bindparam("org_id"),
         _users.c.role == bindparam("role"),
         or_(_users.c.role != Role.participant, _users.c.participant_id == bindparam("ptp")),
+        _users.c.credentials_version == bindparam("cv"),
     )
 )
 _CLIENT_ACTIVE_SQL = Prepared(
@@ -111,6 +114,7 @@ def _user_active(conn: Connection, subject: Subject) -> bool:
         "org_id": subject.org_id,
         "role": subject.role,
         "ptp": subject.participant_id,
+        "cv": subject.credentials_version,
     }
     return bool(_USER_ACTIVE_SQL.run(conn, params))
 
@@ -122,7 +126,8 @@ def _client_active(conn: Connection, subject: Subject) -> bool:
 
 def subject_is_active(session: Session, subject: Subject) -> bool:
     """True while the token's account (user or client) and organisation are active and
-    still match the token (same organisation, role and participant)."""
+    still match the token (same organisation, role and participant, and, for a user, the
+    credentials version: a password change ends the tokens issued before it)."""
     if subject.user_id is not None:
         loader = _user_active
     elif subject.client_id is not None:

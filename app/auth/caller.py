@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
@@ -170,12 +170,13 @@ async def authenticate(
         caller = caller_from_claims(
             claims, _purpose(x_purpose), getattr(request.state, "request_id", "")
         )
+        version = credentials_version(claims)
     except InvalidToken:
         raise Unauthorized("The bearer token is not valid.") from None
     if caller.token_type == "external":
         caller = await run_in_threadpool(_bind_external_org, caller, session)
     else:
-        subject = _subject(caller)
+        subject = _subject(caller, version)
         # A fresh cached answer costs nothing; a miss is a lookup, run off the event loop.
         active = active_cache.fresh(subject)
         if active is None:
@@ -188,8 +189,17 @@ async def authenticate(
     return caller
 
 
-def _subject(caller: Caller) -> Subject:
+def credentials_version(claims: dict[str, Any]) -> int:
+    """A user token's `cv` claim (0 when absent: tokens issued before it existed)."""
+    value = claims.get("cv", 0)
+    if type(value) is not int or not 0 <= value < 2**31:
+        raise InvalidToken("malformed credentials version")
+    return value
+
+
+def _subject(caller: Caller, version: int) -> Subject:
     return Subject(
+        credentials_version=version,
         token_type=caller.token_type,
         org_id=caller.org_id,
         role=caller.role,

@@ -1,5 +1,7 @@
 """Access tokens for users and partner-system clients (shared by the API and the CLI)."""
 
+from typing import Any
+
 from pydantic import BaseModel
 
 from app.auth.scopes import ROLE_SCOPES, parse_scope
@@ -34,7 +36,9 @@ def _granted(allowed: frozenset[str] | set[str], requested: str | None) -> set[s
 def token_for_user(user: User, org: Organisation, requested: str | None = None) -> TokenResponse:
     """A user token carrying the role's scopes (or the requested subset)."""
     scopes = _granted(ROLE_SCOPES[Role(user.role)], requested)
-    extra = {"ptp": str(user.participant_id)} if user.participant_id else {}
+    extra: dict[str, Any] = {"cv": user.credentials_version}
+    if user.participant_id:
+        extra["ptp"] = str(user.participant_id)
     token, ttl = issue_token(
         subject=f"user:{user.id}",
         token_type=USER_TOKEN,

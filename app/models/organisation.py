@@ -100,6 +100,9 @@ class User(UserBase, table=True):
     password_hash: str = Field(max_length=255)
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Carried by the user's tokens (claim `cv`) and incremented when the password changes,
+    # so a token obtained before the change stops working (app/auth/active.py).
+    credentials_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class UserRead(UserBase):

@@ -90,6 +90,9 @@ def update_user(session: Session, user: User, data: UserUpdate) -> User:
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
     if "password" in changes:
         user.password_hash = hash_secret(changes.pop("password"))
+        # Every token issued under the old password stops working.
+        user.credentials_version += 1
+        active_cache.forget_all()  # this instance at once; others within the cache time
     for name, value in changes.items():
         setattr(user, name, value)
     session.add(user)

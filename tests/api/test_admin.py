@@ -189,6 +189,34 @@ class TestUsers:
         form = {"grant_type": "password", "username": body["username"], "password": PASSWORD}
         _problem(client.post("/api/v1/auth/token", data=form), 400)
 
+    def test_a_password_change_ends_the_tokens_issued_before_it(
+        self, client: TestClient, world: World
+    ) -> None:
+        own = world.org("Own", OrgKind.housing)
+        headers = world.headers(own, Role.org_admin)
+        body = _user_body(own)
+        user_id = client.post(f"{ADMIN}/users", json=body, headers=headers).json()["id"]
+        form = {"grant_type": "password", "username": body["username"], "password": PASSWORD}
+        old = client.post("/api/v1/auth/token", data=form).json()["access_token"]
+        me = {"Authorization": f"Bearer {old}"}
+        assert client.get("/api/v1/organisations", headers=me).status_code == 200
+        # A rename is not a credentials change: the token keeps working.
+        client.patch(f"{ADMIN}/users/{user_id}", json={"display_name": "Renamed"}, headers=headers)
+        assert client.get("/api/v1/organisations", headers=me).status_code == 200
+        new_password = "synthetic-changed-pw-88"
+        changed = client.patch(
+            f"{ADMIN}/users/{user_id}", json={"password": new_password}, headers=headers
+        )
+        assert changed.status_code == 200
+        _problem(client.get("/api/v1/organisations", headers=me), 401)
+        _problem(client.post("/api/v1/auth/token", data=form), 400)  # old password
+        fresh = client.post("/api/v1/auth/token", data={**form, "password": new_password})
+        again = {"Authorization": f"Bearer {fresh.json()['access_token']}"}
+        assert client.get("/api/v1/organisations", headers=again).status_code == 200
+        # A second change ends that one too.
+        client.patch(f"{ADMIN}/users/{user_id}", json={"password": PASSWORD}, headers=headers)
+        _problem(client.get("/api/v1/organisations", headers=again), 401)
+
     @pytest.mark.parametrize(
         "extra",
         [{"password_hash": "x"}, {"active": False}, {"id": ANY_ID}, {"is_superuser": True}],

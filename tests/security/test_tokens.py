@@ -208,6 +208,11 @@ def test_jwks_publishes_the_verifying_key(client: TestClient) -> None:
         {"iat": [1]},
         {"exp": True},
         {"scope": ["admin"]},
+        {"cv": "0"},
+        {"cv": True},
+        {"cv": -1},
+        {"cv": 1},  # a version the account never had
+        {"cv": 2**40},
     ],
     ids=[
         "sub-not-uuid",
@@ -222,6 +227,11 @@ def test_jwks_publishes_the_verifying_key(client: TestClient) -> None:
         "iat-list",
         "exp-bool",
         "scope-list",
+        "cv-text",
+        "cv-bool",
+        "cv-negative",
+        "cv-not-current",
+        "cv-huge",
     ],
 )
 def test_malformed_signed_claims_are_401(
