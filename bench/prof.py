@@ -11,6 +11,8 @@ Needs a migrated, seeded database; the bench's 1k world has caseloads of 50 and 
     python -m bench.prof cumulative 60           # plus cProfile of the read, sorted, top N
     python -m bench.prof tottime 40 list50       # ... of another request (read, list50,
                                                  #     plan, timeline)
+With a profile, the thread-pool work (`def` routes, the session dependency) runs inline on
+the loop so cProfile sees it (`anyio.to_thread.run_sync` replaced, profile only).
 CPU time (process_time) is used so a busy machine disturbs the figures less; each figure
 is the median of BENCH_PROF_REPS (default 5) rounds.
 """
@@ -23,6 +25,7 @@ import statistics
 import sys
 import time
 
+import anyio.to_thread
 from fastapi.testclient import TestClient
 
 from app.main import app
@@ -95,7 +98,13 @@ async def bench(path, headers, n):
     return (time.process_time() - t) / n
 
 
+async def _inline(func, *args, **_kw):
+    return func(*args)
+
+
 async def main():
+    if os.environ.get("BENCH_PROF_INLINE") == "1":  # what the thread-pool hops cost
+        anyio.to_thread.run_sync = _inline
     h = {"authorization": f"Bearer {tok}"}
     reps = int(os.environ.get("BENCH_PROF_REPS", "5"))
     res = {name: [] for name in PATHS}
@@ -111,15 +120,25 @@ async def main():
             f"  healthz/this {hz / med:.3f}"
         )
     if len(sys.argv) > 1:
+        anyio.to_thread.run_sync = _inline
         which = sys.argv[3] if len(sys.argv) > 3 else "read"
         pr = cProfile.Profile()
         pr.enable()
         for _ in range(COUNTS[which]):
             await call(PATHS[which], h)
         pr.disable()
-        pstats.Stats(pr).sort_stats(sys.argv[1]).print_stats(
-            int(sys.argv[2]) if len(sys.argv) > 2 else 25
-        )
+        stats = pstats.Stats(pr)
+        stats.sort_stats(sys.argv[1]).print_stats(int(sys.argv[2]) if len(sys.argv) > 2 else 25)
+        by_package: dict[str, float] = {}
+        for (filename, _line, _name), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():
+            part = filename.split("site-packages/")[-1].split("/")[0]
+            if "/app/" in filename:
+                part = "app/" + filename.split("/app/")[-1]
+            by_package[part] = by_package.get(part, 0.0) + tottime
+        total = sum(by_package.values())
+        print("own time by package / app module:")
+        for part, own in sorted(by_package.items(), key=lambda kv: -kv[1])[:30]:
+            print(f"  {own / total * 100:5.1f} %  {part}")
 
 
 asyncio.run(main())
