@@ -107,10 +107,12 @@ async def main():
         anyio.to_thread.run_sync = _inline
     h = {"authorization": f"Bearer {tok}"}
     reps = int(os.environ.get("BENCH_PROF_REPS", "5"))
-    res = {name: [] for name in PATHS}
+    only = os.environ.get("BENCH_PROF_ONLY")  # e.g. read,timeline (healthz always)
+    names = ["healthz", *(only.split(",") if only else [n for n in PATHS if n != "healthz"])]
+    res = {name: [] for name in names}
     for _ in range(reps):
-        for name, path in PATHS.items():
-            res[name].append(await bench(path, h if name != "healthz" else {}, COUNTS[name]))
+        for name in names:
+            res[name].append(await bench(PATHS[name], h if name != "healthz" else {}, COUNTS[name]))
     hz = statistics.median(res["healthz"])
     print("in-process CPU per request, median of", reps, "rounds [min-max]:")
     for name, values in res.items():
