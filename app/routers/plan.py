@@ -18,6 +18,7 @@ from app.core.errors import (
 )
 from app.core.etags import etag_of
 from app.core.pagination import Paging
+from app.core.rendered import RenderedJSON
 from app.models.listing import RecordPage
 from app.models.plan import (
     ActionCreate,
@@ -53,12 +54,12 @@ WRITE_ERRORS = error_responses(
 
 
 @router.get("", response_model=PlanRead)
-def read_plan(gate: PlansRead, participant_id: uuid.UUID, response: Response) -> PlanRead:
+def read_plan(gate: PlansRead, participant_id: uuid.UUID) -> RenderedJSON:
     """The current shared action plan; goals and steps the caller may not see are counted."""
-    body = service.read_plan(gate, participant_id)
-    # Over what the caller was shown: hidden goals and steps never move it.
-    response.headers["ETag"] = etag_of("plan", body.model_dump_json().encode())
-    return body
+    body = service.read_plan(gate, participant_id).model_dump_json().encode()
+    # Over what the caller was shown: hidden goals and steps never move it. The body is
+    # sent as serialised here (built as a PlanRead: not validated or serialised again).
+    return RenderedJSON(body, headers={"ETag": etag_of("plan", body)})
 
 
 @router.get("/workbook", response_model=WorkbookRead)

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from app.auth.guards import AUTH_ERRORS
 from app.core.errors import NotFound, error_responses
 from app.core.pagination import Paging
+from app.core.rendered import RenderedJSON, rendered
 from app.models.listing import RecordPage
 from app.models.timeline import TimelineEntry
 from app.services import timeline as service
@@ -24,7 +25,8 @@ def read_timeline(
     gate: RecordsRead,
     participant_id: uuid.UUID,
     paging: Paging,
-) -> RecordPage[TimelineEntry]:
+) -> RenderedJSON:
     """Everything the caller may see about the participant, newest first; withheld
     records appear only as counts per category with the reason."""
-    return service.timeline(gate, participant_id, paging)
+    # Built as a RecordPage[TimelineEntry]: sent as it is, not validated again.
+    return rendered(service.timeline(gate, participant_id, paging))
