@@ -195,7 +195,7 @@ def timeline(
     gate: SharingGate, participant_id: uuid.UUID, paging: PageParams
 ) -> RecordPage[TimelineEntry]:
     """One page of the participant's timeline as the caller may see it."""
-    gate.participant(participant_id, resource="timeline")
+    gate.participant_snapshot(participant_id, resource="timeline")  # 404 unless visible
     hidden: dict[tuple[str, str], int] = {}
     groups = _grouped_counts(gate, participant_id)
     notes_filter = _allowed_notes(gate, participant_id, groups["case_note"], hidden)

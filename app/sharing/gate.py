@@ -95,14 +95,16 @@ class SharingGate:
         self.prefetch([row.id], [row.source_org_id])
         return row
 
-    def participant_snapshot(self, participant_id: uuid.UUID) -> SimpleNamespace:
+    def participant_snapshot(
+        self, participant_id: uuid.UUID, *, action: str = "read", resource: str = "participant"
+    ) -> SimpleNamespace:
         """For reads: a read-only copy of the participant's columns, if they exist for the
         caller; otherwise 404 (and a denial row). Same visibility as `participant`, found
         in one statement together with the source organisation's kind; not an ORM object,
         so it is never flushed, refreshed or lazy-loaded."""
         found = find_visible_snapshot(self.connection, self.caller, participant_id, self.now)
         if found is None:
-            self.deny(participant_id, "read", "participant", "not_visible")
+            self.deny(participant_id, action, resource, "not_visible")
             raise NotFound("No such participant.")
         row, source_kind = found
         self._org_kinds.setdefault(row.source_org_id, source_kind)
