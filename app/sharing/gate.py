@@ -150,10 +150,14 @@ class SharingGate:
         self, participant_id: uuid.UUID, category: Category | str, source_org_id: uuid.UUID
     ) -> Decision:
         """The decision for one category of one record."""
-        self._know_orgs([source_org_id])
+        if source_org_id not in self._org_kinds:
+            self._know_orgs([source_org_id])
+        facts = self._facts.get(participant_id)
+        if facts is None:
+            facts = self.facts(participant_id)
         return decide(
             self._caller_facts,
-            self.facts(participant_id),
+            facts,
             category,
             source_org_id,
             self._org_kinds.get(source_org_id, ""),
