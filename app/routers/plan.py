@@ -37,7 +37,7 @@ from app.routers.idempotent import IdempotencyKey, create_once
 from app.services import plan as service
 from app.services import plan_reviews as reviews
 from app.sharing.categories import Category
-from app.sharing.deps import PlansRead, PlansWrite
+from app.sharing.deps import PlansRead, PlansWrite, one_hop
 
 router = APIRouter(
     prefix="/api/v1/participants/{participant_id}/plan",
@@ -54,6 +54,7 @@ WRITE_ERRORS = error_responses(
 
 
 @router.get("", response_model=PlanRead)
+@one_hop
 def read_plan(gate: PlansRead, participant_id: uuid.UUID) -> RenderedJSON:
     """The current shared action plan; goals and steps the caller may not see are counted."""
     body = service.read_plan(gate, participant_id).model_dump_json().encode()

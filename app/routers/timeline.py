@@ -11,7 +11,7 @@ from app.core.rendered import RenderedJSON, rendered
 from app.models.listing import RecordPage
 from app.models.timeline import TimelineEntry
 from app.services import timeline as service
-from app.sharing.deps import RecordsRead
+from app.sharing.deps import RecordsRead, one_hop
 
 router = APIRouter(prefix="/api/v1/participants", tags=["timeline"], responses=AUTH_ERRORS)
 
@@ -21,6 +21,7 @@ router = APIRouter(prefix="/api/v1/participants", tags=["timeline"], responses=A
     response_model=RecordPage[TimelineEntry],
     responses=error_responses(NotFound),
 )
+@one_hop
 def read_timeline(
     gate: RecordsRead,
     participant_id: uuid.UUID,

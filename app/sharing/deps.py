@@ -1,8 +1,9 @@
 """Typed access requirements: a SharingGate for a caller holding the named scopes."""
 
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Callable
 from contextlib import ExitStack, contextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import anyio
 from fastapi import Depends, Header, Request, Security
@@ -45,6 +46,17 @@ def gate_with(*scopes: Scope) -> Any:
             with anyio.CancelScope(shield=True):
                 await run_in_threadpool(stack.__exit__, type(exc), exc, exc.__traceback__)
             raise
+        finished = False
+
+        def finish() -> None:
+            # The success teardown, run by a `one_hop` route in its own thread. Once begun
+            # it is never run again: if it fails (a commit), the stack is already unwound
+            # and the error answers, as it would from the teardown below.
+            nonlocal finished
+            finished = True
+            stack.__exit__(None, None, None)
+
+        gate.on_finish(finish)
         try:
             yield gate
         except BaseException as exc:
@@ -53,12 +65,35 @@ def gate_with(*scopes: Scope) -> Any:
             with anyio.CancelScope(shield=True):
                 await run_in_threadpool(stack.__exit__, type(exc), exc, exc.__traceback__)
             raise
-        await run_in_threadpool(stack.__exit__, None, None, None)
+        if not finished:
+            await run_in_threadpool(stack.__exit__, None, None, None)
 
     # Marks the dependency as one that verifies the bearer token (as get_caller does), for
     # the route table's check that no route is reachable without a token.
     _gate.authenticates = True  # type: ignore[attr-defined]
     return Depends(_gate, scope="function")
+
+
+R = TypeVar("R")
+
+
+def one_hop(route: Callable[..., R]) -> Callable[..., R]:
+    """For a `def` route taking `gate`: end the gate's scope (audit append, commit) in the
+    route's own thread-pool call, right after it returns, instead of in a second hop.
+
+    Same order and strictness as the dependency's teardown (the events are appended and
+    committed before the response is sent; a failure fails the request; a route that
+    raises is rolled back and its denials written by the dependency, as before); one
+    thread-pool hop fewer per request (~0.1 ms of CPU, issue 10).
+    """
+
+    @functools.wraps(route)
+    def run(**kwargs: Any) -> R:
+        result = route(**kwargs)
+        kwargs["gate"].finish()
+        return result
+
+    return run
 
 
 ParticipantsRead = Annotated[SharingGate, gate_with(Scope.participants_read)]

@@ -73,6 +73,7 @@ class SharingGate:
         self._org_kinds: dict[uuid.UUID, str] = {}
         self._touches: dict[uuid.UUID | None, _Touch] = {}
         self._connection: Connection | None = None
+        self._finish: Callable[[], None] | None = None
         self.actor = Actor(
             org_id=caller.org_id,
             role=caller.role,
@@ -389,6 +390,18 @@ class SharingGate:
         if drafts:
             append_events(self.session, drafts)
             self.session.commit()
+
+    def on_finish(self, finish: Callable[[], None]) -> None:
+        """Set how `finish` ends the request's scope (by the gate dependency)."""
+        self._finish = finish
+
+    def finish(self) -> None:
+        """End the request's audit scope and transaction now, in the calling thread (the
+        gate dependency's success teardown: events appended, then the commit). Used by
+        `one_hop` routes (app/sharing/deps.py); a second call does nothing."""
+        finish, self._finish = self._finish, None
+        if finish is not None:
+            finish()
 
     @contextmanager
     def auditing(self) -> Iterator["SharingGate"]:
