@@ -30,6 +30,8 @@ def gate_with(*scopes: Scope) -> Any:
     the work rolled back and the denials committed on their own), then the session's
     commit or rollback. Ended before the response is sent (scope="function"): a failed
     commit, an audit row that cannot be written, fails the request (docs/decisions/0001).
+    A route marked `one_hop` runs that teardown itself, at the end of its own thread-pool
+    call, and the dependency then has nothing left to do.
     """
     required = [s.value for s in scopes]
 
