@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from app.openapi_glossary import EXAMPLES, FIELD_DESCRIPTIONS, SCHEMA_DESCRIPTIONS
 from app.sharing.categories import Purpose
+from app.sharing.deps import GATE_SCOPES
 
 # A route function whose name is not a verb phrase gets a better method name here.
 OPERATION_RENAMES = {
@@ -183,6 +184,42 @@ def _docstring_summaries(app: FastAPI) -> dict[tuple[str, str], str]:
     return out
 
 
+def _gate_scopes(dependant: Any) -> list[str] | None:
+    for sub in dependant.dependencies:
+        scopes = getattr(sub.call, GATE_SCOPES, None)
+        if scopes is not None:
+            return list(scopes)
+        found = _gate_scopes(sub)
+        if found is not None:
+            return found
+    return None
+
+
+def _gated_operations(app: FastAPI) -> dict[tuple[str, str], list[str]]:
+    """(path, method) -> the scopes of the operation's gate dependency, for every route
+    taking one (app/sharing/deps.py `gate_with`)."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute):
+            continue
+        scopes = _gate_scopes(route.dependant)
+        if scopes is not None:
+            for method in route.methods or ():
+                out[(str(context.path), method.lower())] = scopes
+    return out
+
+
+def _document_gate(operation: dict[str, Any], scopes: list[str]) -> None:
+    # What FastAPI wrote when the gate declared `Security(oauth2, scopes=...)` and the
+    # X-Purpose header as parameters (the gate now reads both itself, for speed): the
+    # OAuth2 requirement, and the header after the operation's own parameters.
+    operation.setdefault("security", []).insert(0, {"oauth2": scopes})
+    operation.setdefault("parameters", []).append(
+        {"name": "x-purpose", "in": "header", "required": False, "schema": {}}
+    )
+
+
 def _purpose_header(parameter: dict[str, Any]) -> None:
     parameter["name"] = "X-Purpose"
     parameter["schema"] = {"$ref": "#/components/schemas/Purpose"}
@@ -332,12 +369,15 @@ def finish_document(schema: dict[str, Any], app: FastAPI, servers: list[str]) ->
     schema["servers"] = [{"url": url} for url in servers]
     schema["tags"] = TAGS
     summaries = _docstring_summaries(app)
+    gated = _gated_operations(app)
     paths: dict[str, Any] = schema.get("paths", {})
     versioned = _versioned_paths(paths)
     for path, item in paths.items():
         for method, operation in item.items():
             if (path, method) in summaries:
                 operation["summary"] = summaries[(path, method)]
+            if (path, method) in gated:
+                _document_gate(operation, gated[(path, method)])
             _finish_parameters(method, operation)
             if path.startswith("/api/v1/"):
                 # Any database work can meet a database that is down, locked or full.

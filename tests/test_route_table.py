@@ -16,6 +16,7 @@ from app.auth.caller import get_caller
 from app.auth.guards import get_directory_reader
 from app.main import app
 from app.models.audit import AccessEvent
+from app.sharing.deps import GATE_SCOPES
 from tests.fixtures import World
 from tests.route_audit_cases import CASES, Case
 from tests.route_table import NON_API_ROUTES, ROUTES, Entry
@@ -28,6 +29,9 @@ SCOPE_XFAIL: dict[tuple[str, str], str] = {}
 
 def _walk(dependant: Dependant, scopes: set[str], calls: set[Any]) -> None:
     scopes.update(str(s) for s in dependant.own_oauth_scopes or [])
+    # The gate dependency reads the token itself and names its scopes (the OpenAPI
+    # document declares them from the same attribute, app/openapi_extras.py).
+    scopes.update(str(s) for s in getattr(dependant.call, GATE_SCOPES, None) or [])
     if dependant.call is not None:
         calls.add(dependant.call)
     for sub in dependant.dependencies:

@@ -28,7 +28,7 @@ from app.models.participant import (
 )
 from app.services import participants as service
 from app.services.idempotency import request_fingerprint, run_idempotent
-from app.sharing.deps import ParticipantsRead, ParticipantsWrite
+from app.sharing.deps import ParticipantsRead, ParticipantsWrite, one_hop
 
 router = APIRouter(prefix="/api/v1/participants", tags=["participants"], responses=AUTH_ERRORS)
 IdempotencyKey = Annotated[
@@ -68,6 +68,7 @@ def _problem(error: Conflict, instance: str) -> dict[str, Any]:
 
 
 @router.get("", response_model=Page[ParticipantRead], response_model_exclude_unset=True)
+@one_hop
 def list_participants(
     gate: ParticipantsRead, paging: Paging, phase: Phase | None = None
 ) -> JSONResponse:
@@ -137,6 +138,7 @@ def register_participant(
     response_model_exclude_unset=True,
     responses=error_responses(NotFound),
 )
+@one_hop
 def read_participant(gate: ParticipantsRead, participant_id: uuid.UUID) -> JSONResponse:
     """One participant, with the fields the caller may see and `withheld` for the rest."""
     # A read-only snapshot (one statement, no ORM identity map) has the attributes the

@@ -18,6 +18,7 @@ from app.core.errors import (
 )
 from app.core.etags import etag_of
 from app.core.pagination import Paging
+from app.core.rendered import RenderedJSON
 from app.models.listing import RecordPage
 from app.models.plan import (
     ActionCreate,
@@ -36,7 +37,7 @@ from app.routers.idempotent import IdempotencyKey, create_once
 from app.services import plan as service
 from app.services import plan_reviews as reviews
 from app.sharing.categories import Category
-from app.sharing.deps import PlansRead, PlansWrite
+from app.sharing.deps import PlansRead, PlansWrite, one_hop
 
 router = APIRouter(
     prefix="/api/v1/participants/{participant_id}/plan",
@@ -53,12 +54,13 @@ WRITE_ERRORS = error_responses(
 
 
 @router.get("", response_model=PlanRead)
-def read_plan(gate: PlansRead, participant_id: uuid.UUID, response: Response) -> PlanRead:
+@one_hop
+def read_plan(gate: PlansRead, participant_id: uuid.UUID) -> RenderedJSON:
     """The current shared action plan; goals and steps the caller may not see are counted."""
-    body = service.read_plan(gate, participant_id)
-    # Over what the caller was shown: hidden goals and steps never move it.
-    response.headers["ETag"] = etag_of("plan", body.model_dump_json().encode())
-    return body
+    body = service.read_plan(gate, participant_id).model_dump_json().encode()
+    # Over what the caller was shown: hidden goals and steps never move it. The body is
+    # sent as serialised here (built as a PlanRead: not validated or serialised again).
+    return RenderedJSON(body, headers={"ETag": etag_of("plan", body)})
 
 
 @router.get("/workbook", response_model=WorkbookRead)

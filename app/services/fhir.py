@@ -12,7 +12,6 @@ the Bundle, so a recipient can tell "withheld" from "none".
 import uuid
 from typing import Any
 
-from fhir.resources.R4B.bundle import Bundle
 from sqlmodel import col, select
 
 from app.core.pagination import PageParams
@@ -210,6 +209,10 @@ def export_bundle(gate: SharingGate, participant_id: uuid.UUID) -> dict[str, Any
     }
     if tags:
         bundle["meta"] = {"security": [REDACTED], "tag": tags}
+    # Imported here, not at start-up: the FHIR models cost a worker ~MBs of memory that
+    # no other request needs (issue 10, P5).
+    from fhir.resources.R4B.bundle import Bundle
+
     # Built through the library's models: a Bundle that does not fit them is a 500 here,
     # never a malformed document sent to a partner.
     return dict(Bundle.model_validate(bundle).model_dump(mode="json", exclude_none=True))

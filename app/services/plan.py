@@ -150,7 +150,7 @@ def _visible_plan(
 
 def read_plan(gate: SharingGate, participant_id: uuid.UUID) -> PlanRead:
     """The current plan as the caller may see it."""
-    gate.participant(participant_id, resource="plan")
+    gate.participant_snapshot(participant_id, resource="plan")  # 404 unless visible
     plan, goals, orphans, withheld = _visible_plan(gate, participant_id, "plan")
     from app.services.plan_reviews import review_count
 

@@ -34,6 +34,18 @@ def decide_sources(
         .where(model.participant_id == participant_id)
         .group_by(model.source_org_id)
     ).all()
+    return decide_groups(gate, participant_id, groups, category, resource=resource)
+
+
+def decide_groups(
+    gate: SharingGate,
+    participant_id: uuid.UUID,
+    groups: Sequence[tuple[uuid.UUID, int]],
+    category: Category,
+    *,
+    resource: str,
+) -> tuple[list[uuid.UUID], list[WithheldCountRead]]:
+    """`decide_sources` for (recording organisation, record count) groups already read."""
     allowed: list[uuid.UUID] = []
     hidden: dict[str, int] = {}
     hidden_groups = []

@@ -1,17 +1,20 @@
 """Typed access requirements: a SharingGate for a caller holding the named scopes."""
 
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Callable
 from contextlib import ExitStack, contextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import anyio
-from fastapi import Depends, Header, Request, Security
+from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
-from app.auth.caller import X_PURPOSE_DOC, authenticate, oauth2
+from app.auth.caller import authenticate
 from app.auth.scopes import Scope
 from app.core.db import get_session
 from app.sharing.gate import SharingGate
+
+GATE_SCOPES = "oauth2_scopes"  # the attribute naming a gate dependency's required scopes
 
 
 def gate_with(*scopes: Scope) -> Any:
@@ -27,14 +30,19 @@ def gate_with(*scopes: Scope) -> Any:
     the work rolled back and the denials committed on their own), then the session's
     commit or rollback. Ended before the response is sent (scope="function"): a failed
     commit, an audit row that cannot be written, fails the request (docs/decisions/0001).
+    A route marked `one_hop` runs that teardown itself, at the end of its own thread-pool
+    call, and the dependency then has nothing left to do.
     """
     required = [s.value for s in scopes]
 
-    async def _gate(
-        request: Request,
-        token: Annotated[str | None, Security(oauth2, scopes=required)],
-        x_purpose: Annotated[str | None, Header(description=X_PURPOSE_DOC)] = None,
-    ) -> AsyncIterator[SharingGate]:
+    async def _gate(request: Request) -> AsyncIterator[SharingGate]:
+        # The bearer token and X-Purpose read here, not declared as FastAPI parameters:
+        # solving them was ~0.24 ms of CPU per request (issue 10). The OpenAPI document
+        # declares both for every gated operation (`GATE_SCOPES`, app/openapi_extras.py).
+        # Exactly what `oauth2` (OAuth2, auto_error=False) and the header parameter gave:
+        # the first Authorization header or None when absent or empty; the first X-Purpose.
+        token = request.headers.get("authorization") or None
+        x_purpose = request.headers.get("x-purpose")
         factory = request.app.dependency_overrides.get(get_session, get_session)
         stack = ExitStack()
         try:
@@ -45,6 +53,17 @@ def gate_with(*scopes: Scope) -> Any:
             with anyio.CancelScope(shield=True):
                 await run_in_threadpool(stack.__exit__, type(exc), exc, exc.__traceback__)
             raise
+        finished = False
+
+        def finish() -> None:
+            # The success teardown, run by a `one_hop` route in its own thread. Once begun
+            # it is never run again: if it fails (a commit), the stack is already unwound
+            # and the error answers, as it would from the teardown below.
+            nonlocal finished
+            finished = True
+            stack.__exit__(None, None, None)
+
+        gate.on_finish(finish)
         try:
             yield gate
         except BaseException as exc:
@@ -53,12 +72,36 @@ def gate_with(*scopes: Scope) -> Any:
             with anyio.CancelScope(shield=True):
                 await run_in_threadpool(stack.__exit__, type(exc), exc, exc.__traceback__)
             raise
-        await run_in_threadpool(stack.__exit__, None, None, None)
+        if not finished:
+            await run_in_threadpool(stack.__exit__, None, None, None)
 
     # Marks the dependency as one that verifies the bearer token (as get_caller does), for
     # the route table's check that no route is reachable without a token.
     _gate.authenticates = True  # type: ignore[attr-defined]
+    setattr(_gate, GATE_SCOPES, required)
     return Depends(_gate, scope="function")
+
+
+R = TypeVar("R")
+
+
+def one_hop(route: Callable[..., R]) -> Callable[..., R]:
+    """For a `def` route taking `gate`: end the gate's scope (audit append, commit) in the
+    route's own thread-pool call, right after it returns, instead of in a second hop.
+
+    Same order and strictness as the dependency's teardown (the events are appended and
+    committed before the response is sent; a failure fails the request; a route that
+    raises is rolled back and its denials written by the dependency, as before); one
+    thread-pool hop fewer per request (~0.1 ms of CPU, issue 10).
+    """
+
+    @functools.wraps(route)
+    def run(**kwargs: Any) -> R:
+        result = route(**kwargs)
+        kwargs["gate"].finish()
+        return result
+
+    return run
 
 
 ParticipantsRead = Annotated[SharingGate, gate_with(Scope.participants_read)]

@@ -73,6 +73,7 @@ class SharingGate:
         self._org_kinds: dict[uuid.UUID, str] = {}
         self._touches: dict[uuid.UUID | None, _Touch] = {}
         self._connection: Connection | None = None
+        self._finish: Callable[[], None] | None = None
         self.actor = Actor(
             org_id=caller.org_id,
             role=caller.role,
@@ -95,14 +96,16 @@ class SharingGate:
         self.prefetch([row.id], [row.source_org_id])
         return row
 
-    def participant_snapshot(self, participant_id: uuid.UUID) -> SimpleNamespace:
+    def participant_snapshot(
+        self, participant_id: uuid.UUID, *, action: str = "read", resource: str = "participant"
+    ) -> SimpleNamespace:
         """For reads: a read-only copy of the participant's columns, if they exist for the
         caller; otherwise 404 (and a denial row). Same visibility as `participant`, found
         in one statement together with the source organisation's kind; not an ORM object,
         so it is never flushed, refreshed or lazy-loaded."""
         found = find_visible_snapshot(self.connection, self.caller, participant_id, self.now)
         if found is None:
-            self.deny(participant_id, "read", "participant", "not_visible")
+            self.deny(participant_id, action, resource, "not_visible")
             raise NotFound("No such participant.")
         row, source_kind = found
         self._org_kinds.setdefault(row.source_org_id, source_kind)
@@ -148,10 +151,14 @@ class SharingGate:
         self, participant_id: uuid.UUID, category: Category | str, source_org_id: uuid.UUID
     ) -> Decision:
         """The decision for one category of one record."""
-        self._know_orgs([source_org_id])
+        if source_org_id not in self._org_kinds:
+            self._know_orgs([source_org_id])
+        facts = self._facts.get(participant_id)
+        if facts is None:
+            facts = self.facts(participant_id)
         return decide(
             self._caller_facts,
-            self.facts(participant_id),
+            facts,
             category,
             source_org_id,
             self._org_kinds.get(source_org_id, ""),
@@ -398,6 +405,18 @@ class SharingGate:
         if drafts:
             append_events(self.session, drafts)
             self.session.commit()
+
+    def on_finish(self, finish: Callable[[], None]) -> None:
+        """Set how `finish` ends the request's scope (by the gate dependency)."""
+        self._finish = finish
+
+    def finish(self) -> None:
+        """End the request's audit scope and transaction now, in the calling thread (the
+        gate dependency's success teardown: events appended, then the commit). Used by
+        `one_hop` routes (app/sharing/deps.py); a second call does nothing."""
+        finish, self._finish = self._finish, None
+        if finish is not None:
+            finish()
 
     @contextmanager
     def auditing(self) -> Iterator["SharingGate"]:
