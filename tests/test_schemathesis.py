@@ -282,10 +282,15 @@ def test_stateful_links_conform(fuzz: Fuzz) -> None:
 
     Workflow.run(
         settings=settings(
-            max_examples=int(os.environ.get("TC_STATEFUL_EXAMPLES", "10")),
+            max_examples=int(os.environ.get("TC_STATEFUL_EXAMPLES", "25")),
             stateful_step_count=6,
             deadline=None,
             suppress_health_check=list(HealthCheck),
+            # The same scenarios on every run: whether a random draw happens to follow a
+            # link must not decide CI (with 10 random examples one seed in six followed
+            # none; derandomized, 10 follow none for two roles, 20 do for all three; 25
+            # leaves a margin). The stateless test above keeps drawing fresh cases.
+            derandomize=True,
         )
     )
     # A read of a record by an id it could only know from a link: the links were followed.
