@@ -3,7 +3,8 @@
 SQLite: var/bench/sqlite-<size>-<key>.db. PostgreSQL: database tc_bench_<size> on
 BENCH_POSTGRES_URL's server (default postgres@127.0.0.1:5432); the bench only ever creates
 or drops databases named tc_bench_*, never another. `key` is the schema head plus
-bench/world.py's WORLD_VERSION: a new migration or generator rebuilds the world.
+bench/world.py's WORLD_VERSION: a new generator version rebuilds the world; a new
+migration only migrates the cached world forward (BENCH_REBUILD=1 rebuilds anyway).
 """
 
 import os
@@ -54,6 +55,22 @@ def _cli(url: str, *args: str) -> None:
     )
 
 
+def _current(url: str, marker: Path, key: str) -> bool:
+    """Whether the cached world can be used: built for this key, or by this generator
+    version under an older schema, in which case it is migrated forward (as any
+    deployment's database would be) instead of rebuilt. BENCH_REBUILD=1 rebuilds."""
+    built = marker.read_text()
+    if built == key:
+        return True
+    generator = key.rsplit("-w", 1)[1]
+    if os.environ.get("BENCH_REBUILD") == "1" or built.rsplit("-w", 1)[-1] != generator:
+        return False
+    print(f"migrating the cached world {marker.stem} to the current schema ...")
+    _cli(url, "migrate")
+    marker.write_text(key)
+    return True
+
+
 def ensure_world(backend: str, size: int) -> str:
     """The SQLAlchemy URL of a cached world of `size` participants, built if missing."""
     from bench.world import load_world
@@ -65,7 +82,7 @@ def ensure_world(backend: str, size: int) -> str:
     if backend == "sqlite":
         path = CACHE / f"sqlite-{label}.db"
         url = f"sqlite:///{path}"
-        if path.exists() and marker.exists() and marker.read_text() == key:
+        if path.exists() and marker.exists() and _current(url, marker, key):
             return url
         for stale in CACHE.glob(f"sqlite-{label}.db*"):
             stale.unlink()
@@ -84,7 +101,7 @@ def ensure_world(backend: str, size: int) -> str:
             exists = conn.execute(
                 text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
             ).first()
-            if exists and marker.exists() and marker.read_text() == key:
+            if exists and marker.exists() and _current(url, marker, key):
                 admin.dispose()
                 return url
             if exists:
