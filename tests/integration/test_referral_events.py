@@ -14,26 +14,38 @@ from tests.integration.world import Receiver, payload
 TYPES = ["referral.submitted", "referral.declined"]
 
 
-def test_addressee_hears_of_its_referral_and_strangers_do_not(
-    world: Any, db: Any, client: Any, receiver: Receiver
-) -> None:
-    rw = make_referral_world(world, db, client)
-    admin = world.headers(rw.housing, "org_admin")
+def subscribe_with_a_stranger(
+    world: Any, client: Any, org: Any, receiver: Receiver, types: list[str]
+) -> dict[str, Any]:
+    """`org`'s subscription to `types` at the receiver, and a stranger organisation's to
+    the same types at the receiver's `/stranger` path (which must receive nothing)."""
     sub = client.post(
-        "/api/v1/webhooks", json={"url": receiver.url, "event_types": TYPES}, headers=admin
+        "/api/v1/webhooks",
+        json={"url": receiver.url, "event_types": types},
+        headers=world.headers(org, "org_admin"),
     ).json()
     stranger = world.org("Stranger", "housing")
     client.post(
         "/api/v1/webhooks",
-        json={"url": receiver.url + "/stranger", "event_types": TYPES},
+        json={"url": receiver.url + "/stranger", "event_types": types},
         headers=world.headers(stranger, "org_admin"),
     )
+    return dict(sub)
 
-    def sessions() -> Any:
-        from app.core.db import committing
 
-        return committing(db)
+def committing_sessions(db: Any) -> Any:
+    """The worker's sessions: the test's session, committed per step."""
+    from app.core.db import committing
 
+    return lambda: committing(db)
+
+
+def test_addressee_hears_of_its_referral_and_strangers_do_not(
+    world: Any, db: Any, client: Any, receiver: Receiver
+) -> None:
+    rw = make_referral_world(world, db, client)
+    sub = subscribe_with_a_stranger(world, client, rw.housing, receiver, TYPES)
+    sessions = committing_sessions(db)
     referral = rw.create(submit=True)
     run_once(sessions)
     res = rw.act(referral["id"], "decline", rw.recipient(), reason="No capacity")
@@ -59,23 +71,8 @@ def test_the_referrer_hears_of_each_milestone_and_strangers_do_not(
 ) -> None:
     rw = make_referral_world(world, db, client)
     kinds = ["referral.milestone_recorded"]
-    sub = client.post(
-        "/api/v1/webhooks",
-        json={"url": receiver.url, "event_types": kinds},
-        headers=world.headers(rw.coord, "org_admin"),
-    ).json()
-    stranger = world.org("Stranger", "housing")
-    client.post(
-        "/api/v1/webhooks",
-        json={"url": receiver.url + "/stranger", "event_types": kinds},
-        headers=world.headers(stranger, "org_admin"),
-    )
-
-    def sessions() -> Any:
-        from app.core.db import committing
-
-        return committing(db)
-
+    sub = subscribe_with_a_stranger(world, client, rw.coord, receiver, kinds)
+    sessions = committing_sessions(db)
     referral = rw.create(submit=True)
     assert rw.act(referral["id"], "accept", rw.recipient()).status_code == 200
     made = client.post(
