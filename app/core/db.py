@@ -102,9 +102,14 @@ def sqlite_path(url: str) -> Path | None:
 def _sqlite_engine(url: str, settings: Settings, *, create: bool) -> Engine:
     path = sqlite_path(url)
     busy_ms = settings.sqlite_busy_timeout_ms
+    pool = {
+        "pool_timeout": settings.db_pool_timeout_seconds,
+        "pool_size": settings.sqlite_pool_size,
+        "max_overflow": 0,
+    }
     kwargs: dict[str, Any] = {
         "connect_args": {"check_same_thread": False, "timeout": busy_ms / 1000},
-        "pool_timeout": settings.db_pool_timeout_seconds,
+        **pool,
     }
     if path is not None and create:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -116,7 +121,7 @@ def _sqlite_engine(url: str, settings: Settings, *, create: bool) -> Engine:
         def _open_existing() -> Any:
             return sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=busy_ms / 1000)
 
-        kwargs = {"creator": _open_existing, "pool_timeout": settings.db_pool_timeout_seconds}
+        kwargs = {"creator": _open_existing, **pool}
     engine = create_engine(url, hide_parameters=True, **kwargs)
     event.listen(engine, "connect", _sqlite_pragmas(busy_ms))
 

@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     sqlite_busy_timeout_ms: int = Field(default=5_000, ge=0)
+    # Connections to the SQLite file per process. SQLite lets one transaction write at a
+    # time and every request here is a write (its audit row), so more connections only
+    # add page caches (~2 MB each) and lock retries; requests beyond these wait in the
+    # pool (up to `db_pool_timeout_seconds`) instead.
+    sqlite_pool_size: int = Field(default=4, ge=1, le=64)
     db_retry_after_seconds: int = Field(default=2, ge=1, le=3600)
     readiness_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     # /readyz reports the database full when its filesystem has less than this free.
