@@ -32,13 +32,14 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata: MetaData = SQLModel.metadata
 
 
-def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
+def _sqlite_pragmas(busy_timeout_ms: int, cache_kib: int) -> Any:
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA cache_size=-{int(cache_kib)}")  # negative: KiB
         cursor.close()
 
     return _pragmas
@@ -123,7 +124,7 @@ def _sqlite_engine(url: str, settings: Settings, *, create: bool) -> Engine:
 
         kwargs = {"creator": _open_existing, **pool}
     engine = create_engine(url, hide_parameters=True, **kwargs)
-    event.listen(engine, "connect", _sqlite_pragmas(busy_ms))
+    event.listen(engine, "connect", _sqlite_pragmas(busy_ms, settings.sqlite_cache_kib))
 
     @event.listens_for(engine, "connect")
     def _no_pysqlite_txn(dbapi_connection: Any, _record: Any) -> None:

@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     # add page caches (~2 MB each) and lock retries; requests beyond these wait in the
     # pool (up to `db_pool_timeout_seconds`) instead.
     sqlite_pool_size: int = Field(default=4, ge=1, le=64)
+    # Page cache of each SQLite connection, KiB (SQLite's own default, 2000). Smaller saves
+    # memory per worker (200: ~16 MB less after list load at 100k people) for more reads
+    # from the operating system's file cache.
+    sqlite_cache_kib: int = Field(default=2000, ge=100, le=1_000_000)
     db_retry_after_seconds: int = Field(default=2, ge=1, le=3600)
     readiness_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     # /readyz reports the database full when its filesystem has less than this free.

@@ -321,3 +321,22 @@ def test_write_while_another_process_holds_the_lock_is_503(tmp_path: Any, monkey
     body = _problem(response, 503)
     assert body["database"] == "locked"
     assert response.headers["retry-after"]
+
+
+def test_sqlite_connections_take_the_configured_pool_and_page_cache(
+    tmp_path: Any, monkeypatch: Any
+) -> None:
+    """Each SQLite connection's page cache and the pool's size come from the settings."""
+    from sqlalchemy import text
+
+    from app.core.db import make_engine
+
+    monkeypatch.setattr(get_settings(), "sqlite_cache_kib", 300)
+    monkeypatch.setattr(get_settings(), "sqlite_pool_size", 3)
+    engine = make_engine(f"sqlite:///{tmp_path}/pragmas.db")
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("PRAGMA cache_size")).scalar() == -300
+        assert engine.pool.size() == 3  # type: ignore[attr-defined]
+    finally:
+        engine.dispose()
