@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
@@ -48,6 +48,9 @@ class Caller:
     user_id: uuid.UUID | None = None
     participant_id: uuid.UUID | None = None
     client_id: str | None = None
+    # A user token's account credentials version (claim `cv`): a password change bumps the
+    # account's, and tokens carrying an older one stop passing the active check.
+    credentials_version: int = 0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -84,10 +87,12 @@ def _caller_from_claims(claims: dict[str, object], purpose: Purpose, request_id:
         raise InvalidToken("no subject")
     user_id = participant_id = None
     client_id = None
+    version = 0
     if token_type == USER_TOKEN:
         # A user token never carries more than the role allows, whatever it says.
         scopes &= ROLE_SCOPES[Role(role)]
         user_id = _uuid(subject.removeprefix("user:"))
+        version = _credentials_version(claims.get("cv", 0))
         if role == Role.participant:
             participant_id = _uuid(claims["ptp"])
     elif token_type == CLIENT_TOKEN:
@@ -111,7 +116,15 @@ def _caller_from_claims(claims: dict[str, object], purpose: Purpose, request_id:
         user_id=user_id,
         participant_id=participant_id,
         client_id=client_id,
+        credentials_version=version,
     )
+
+
+def _credentials_version(value: object) -> int:
+    """A user token's `cv` claim (0 when absent: tokens issued before it existed)."""
+    if type(value) is not int or not 0 <= value < 2**31:
+        raise InvalidToken("malformed credentials version")
+    return value
 
 
 def _uuid(value: object) -> uuid.UUID:
@@ -170,13 +183,12 @@ async def authenticate(
         caller = caller_from_claims(
             claims, _purpose(x_purpose), getattr(request.state, "request_id", "")
         )
-        version = credentials_version(claims)
     except InvalidToken:
         raise Unauthorized("The bearer token is not valid.") from None
     if caller.token_type == "external":
         caller = await run_in_threadpool(_bind_external_org, caller, session)
     else:
-        subject = _subject(caller, version)
+        subject = _subject(caller)
         # A fresh cached answer costs nothing; a miss is a lookup, run off the event loop.
         active = active_cache.fresh(subject)
         if active is None:
@@ -189,17 +201,9 @@ async def authenticate(
     return caller
 
 
-def credentials_version(claims: dict[str, Any]) -> int:
-    """A user token's `cv` claim (0 when absent: tokens issued before it existed)."""
-    value = claims.get("cv", 0)
-    if type(value) is not int or not 0 <= value < 2**31:
-        raise InvalidToken("malformed credentials version")
-    return value
-
-
-def _subject(caller: Caller, version: int) -> Subject:
+def _subject(caller: Caller) -> Subject:
     return Subject(
-        credentials_version=version,
+        credentials_version=caller.credentials_version,
         token_type=caller.token_type,
         org_id=caller.org_id,
         role=caller.role,
