@@ -95,9 +95,9 @@ def _released(scope: Scope) -> list[Any]:
     ]
 
 
-def _end_of_release_day(session: Session) -> Any:
-    """Evidence counts when recorded by the end of the release day (UTC)."""
-    return sq.date_plus_days(session, col(Participant.actual_release_date), 1)
+def _end_of_release_day(session: Session, people: Any) -> Any:
+    """Evidence counts when recorded before this day: the day after release (UTC)."""
+    return sq.date_plus_days(session, people.c.released, 1)
 
 
 def _json_has(column: Any, value: str) -> Any:
@@ -137,7 +137,7 @@ def _released_people(scope: Scope) -> Any:
 def _referral_flags(session: Session, people: Any) -> Any:
     """Per person: an accepted referral, accepted by the end of the release day, to an
     organisation of the item's kind or a directory service offering its category."""
-    cutoff = sq.date_plus_days(session, people.c.released, 1)
+    cutoff = _end_of_release_day(session, people)
     to_org = aliased(Organisation)
 
     def about(kinds: tuple[str, ...], categories: tuple[str, ...]) -> Any:
@@ -202,7 +202,7 @@ def _action_flags(session: Session, people: Any) -> Any:
         .outerjoin(Goal, col(Goal.id) == Action.goal_id)
         .where(
             col(Action.status) == ActionStatus.done,
-            done_on < sq.date_plus_days(session, people.c.released, 1),
+            done_on < _end_of_release_day(session, people),
         )
         .group_by(people.c.pid)
         .subquery()
@@ -240,7 +240,7 @@ def _appointment_flags(session: Session, people: Any) -> Any:
             _flag(reporting, "reporting_instructions"),
         )
         .join(Appointment, col(Appointment.participant_id) == people.c.pid)
-        .where(booked < sq.date_plus_days(session, release, 1), or_(gate, reporting))
+        .where(booked < _end_of_release_day(session, people), or_(gate, reporting))
         .group_by(people.c.pid)
         .subquery()
     )
@@ -248,7 +248,7 @@ def _appointment_flags(session: Session, people: Any) -> Any:
 
 def _contact_consent(session: Session, people: Any) -> Any:
     """People with consent to share contact details in force at the end of the release day."""
-    cutoff = sq.date_plus_days(session, people.c.released, 1)
+    cutoff = _end_of_release_day(session, people)
     return (
         select(people.c.pid)
         .join(Consent, col(Consent.participant_id) == people.c.pid)
